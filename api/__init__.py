@@ -1,0 +1,1 @@
+"""HTTP layer: schemas, auth dependency, error handlers and one thin router per resource."""

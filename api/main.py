@@ -1,0 +1,107 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.routes import admin, cubes, health, memories, search
+from memsvc import __version__
+from memsvc.config import Settings, get_settings
+from memsvc.models.embedder import Embedder
+from memsvc.services.runtime import Runtime
+from memsvc.store.db import Database, create_engine
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Clean OpenAPI operation ids (tag-function), so generated clients get readable names.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = errors.error_response(
+            413, "payload_too_large", f"the request body exceeds {self.max_bytes} bytes"
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    embedder: Embedder | None = None,
+) -> FastAPI:
+    """Build the app. `database_url` must point at a migrated database (see memsvc.cli)."""
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    if not url:
+        raise RuntimeError("create_app needs a database URL (memsvc serve starts one for you)")
+    shared_embedder = embedder or Embedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_batch_size,
+        dimension=settings.embedding_dim,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(create_engine(url, pool_size=settings.db_pool_size))
+        app.state.runtime = Runtime(settings=settings, db=db, embedder=shared_embedder)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="memsvc",
+        version=__version__,
+        description="Long-term memory for AI agents: MemCubes on PostgreSQL + pgvector.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    errors.install(app)
+    for module in (health, admin, cubes, memories, search):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,150 @@
+"""Memories of a cube: add, list, get, patch, delete, restore, history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import PrincipalDep, RuntimeDep
+from api.schemas import (
+    AddMemories,
+    AddMemoriesOut,
+    HistoryOut,
+    MemoryList,
+    MemoryOut,
+    MemoryPatch,
+    ShortText,
+    Tag,
+    VersionOut,
+)
+from memsvc.domain.filters import MemoryFilter
+from memsvc.domain.types import LISTED_STATUSES, MemoryType, Status
+from memsvc.services import memories
+from memsvc.services.memories import NewMemory
+
+router = APIRouter(prefix="/v1/cubes/{cube_id}/memories", tags=["memories"])
+
+
+@router.post("", status_code=201, response_model=AddMemoriesOut)
+async def add_memories(
+    cube_id: uuid.UUID, body: AddMemories, rt: RuntimeDep, principal: PrincipalDep
+) -> AddMemoriesOut:
+    """Store 1 to 1000 memories, all or none. The ids returned are final."""
+    items = [
+        NewMemory(
+            **item.model_dump(exclude={"source_message_ids", "tags", "keywords"}),
+            source_message_ids=tuple(item.source_message_ids),
+            tags=tuple(item.tags),
+            keywords=tuple(item.keywords),
+        )
+        for item in body.items
+    ]
+    created = await memories.add_memories(rt, principal, cube_id, items)
+    return AddMemoriesOut(items=[MemoryOut.model_validate(m) for m in created])
+
+
+@router.get("", response_model=MemoryList)
+async def list_memories(
+    cube_id: uuid.UUID,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    memory_type: MemoryType | None = None,
+    status: Status | None = None,
+    user_id: ShortText | None = None,
+    agent_id: ShortText | None = None,
+    session_id: ShortText | None = None,
+    tag: Annotated[list[Tag] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> MemoryList:
+    """List memories in insertion order (all but deleted ones unless `status` says)."""
+    flt = MemoryFilter(
+        statuses=(status,) if status else LISTED_STATUSES,
+        memory_types=(memory_type,) if memory_type else (),
+        user_id=user_id,
+        agent_id=agent_id,
+        session_id=session_id,
+        tags=tuple(tag or ()),
+    )
+    items, next_cursor = await memories.list_memories(
+        rt, principal, cube_id, flt, limit=limit, cursor=cursor
+    )
+    return MemoryList(items=[MemoryOut.model_validate(m) for m in items], next_cursor=next_cursor)
+
+
+@router.get("/{memory_id}", response_model=MemoryOut)
+async def get_memory(
+    cube_id: uuid.UUID, memory_id: uuid.UUID, rt: RuntimeDep, principal: PrincipalDep
+) -> MemoryOut:
+    """Get a memory."""
+    return MemoryOut.model_validate(await memories.get_memory(rt, principal, cube_id, memory_id))
+
+
+@router.patch("/{memory_id}", response_model=MemoryOut)
+async def update_memory(
+    cube_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    body: MemoryPatch,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+) -> MemoryOut:
+    """Change a memory; each effective change is a new version in its history."""
+    changes = body.model_dump(exclude_unset=True, exclude={"expected_version", "reason"})
+    for required in (
+        "content",
+        "memory_type",
+        "status",
+        "occurred_at",
+        "tags",
+        "keywords",
+        "metadata",
+        "fields",
+    ):
+        if required in changes and changes[required] is None:
+            changes.pop(required)  # null means "leave as is" for fields that cannot be empty
+    memory = await memories.update_memory(
+        rt,
+        principal,
+        cube_id,
+        memory_id,
+        changes,
+        expected_version=body.expected_version,
+        reason=body.reason,
+    )
+    return MemoryOut.model_validate(memory)
+
+
+@router.delete("/{memory_id}", status_code=204)
+async def delete_memory(
+    cube_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    hard: bool = False,
+) -> Response:
+    """Soft delete (status `deleted`, restorable) unless `hard=true`: purge for good."""
+    await memories.delete_memory(rt, principal, cube_id, memory_id, hard=hard)
+    return Response(status_code=204)
+
+
+@router.post("/{memory_id}/restore", response_model=MemoryOut)
+async def restore_memory(
+    cube_id: uuid.UUID, memory_id: uuid.UUID, rt: RuntimeDep, principal: PrincipalDep
+) -> MemoryOut:
+    """Make a deleted, archived or merged memory active again."""
+    return MemoryOut.model_validate(
+        await memories.restore_memory(rt, principal, cube_id, memory_id)
+    )
+
+
+@router.get("/{memory_id}/history", response_model=HistoryOut)
+async def memory_history(
+    cube_id: uuid.UUID, memory_id: uuid.UUID, rt: RuntimeDep, principal: PrincipalDep
+) -> HistoryOut:
+    """Every version of a memory, oldest first, with what changed it."""
+    versions = await memories.history(rt, principal, cube_id, memory_id)
+    return HistoryOut(
+        memory_id=memory_id, versions=[VersionOut.model_validate(v) for v in versions]
+    )

@@ -1,0 +1,272 @@
+"""Request and response bodies of REST v1 (the contract in docs/api.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from memsvc.domain.types import ChangeKind, MemoryType, Scope, SearchMode, Status
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    return value
+
+
+MAX_JSON_DEPTH = 16
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    if isinstance(value, str):
+        _no_nul(value)
+    return level
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    for key in value:
+        _no_nul(key)
+    return value
+
+
+# Free-form JSON objects (metadata, fields, config): bounded depth, no NUL anywhere.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+
+# Every client string goes through this: PostgreSQL text cannot hold NUL.
+Text = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+ShortText = Annotated[Text, Field(max_length=1000)]
+Tag = Annotated[Text, Field(min_length=1, max_length=200)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- errors -------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# --- admin --------------------------------------------------------------------------------
+class TenantCreate(Model):
+    name: Name
+
+
+class TenantOut(Out):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class TenantList(BaseModel):
+    items: list[TenantOut]
+
+
+class KeyCreate(Model):
+    tenant_id: uuid.UUID
+    scopes: list[Scope] = Field(default_factory=lambda: [Scope.READ, Scope.WRITE], min_length=1)
+    name: ShortText | None = None
+
+
+class KeyOut(Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str | None
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The API key. Shown once: store it now.")
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]
+
+
+# --- cubes --------------------------------------------------------------------------------
+class CubeCreate(Model):
+    name: Name
+    description: Annotated[Text, Field(max_length=10_000)] | None = None
+    owner: ShortText | None = None
+    config: JsonObject = Field(default_factory=dict)
+
+
+class CubeUpdate(Model):
+    name: Name | None = None
+    description: Annotated[Text, Field(max_length=10_000)] | None = None
+    owner: ShortText | None = None
+    config: JsonObject | None = None
+
+
+class CubeOut(Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    description: str | None
+    owner: str | None
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    memory_count: int | None = None
+
+
+class CubeList(BaseModel):
+    items: list[CubeOut]
+    next_cursor: str | None
+
+
+# --- memories -----------------------------------------------------------------------------
+class MemoryIn(Model):
+    content: Text
+    memory_type: MemoryType = MemoryType.EPISODIC
+    occurred_at: AwareDatetime | None = None
+    user_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+    source: ShortText | None = None
+    source_message_ids: list[ShortText] = Field(default_factory=list, max_length=1000)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    keywords: list[Tag] = Field(default_factory=list, max_length=100)
+    context: Annotated[Text, Field(max_length=10_000)] | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+    fields: JsonObject = Field(default_factory=dict)
+
+
+class AddMemories(Model):
+    items: list[MemoryIn] = Field(description="1 to 1000 memories, stored all or none.")
+    infer: bool = Field(default=False, description="Reserved for LLM extraction.")
+
+
+class MemoryOut(Out):
+    id: uuid.UUID
+    cube_id: uuid.UUID
+    memory_type: MemoryType
+    content: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    occurred_at: datetime
+    user_id: str | None
+    agent_id: str | None
+    session_id: str | None
+    source: str | None
+    source_message_ids: list[str]
+    tags: list[str]
+    keywords: list[str]
+    context: str | None
+    metadata: dict[str, Any]
+    fields: dict[str, Any]
+    version: int
+    strength: float
+    last_recalled_at: datetime | None
+    recall_count: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    links: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AddMemoriesOut(BaseModel):
+    items: list[MemoryOut]
+    job_id: uuid.UUID | None = None
+
+
+class MemoryList(BaseModel):
+    items: list[MemoryOut]
+    next_cursor: str | None
+
+
+class MemoryPatch(Model):
+    content: Text | None = None
+    memory_type: MemoryType | None = None
+    status: Status | None = None
+    occurred_at: AwareDatetime | None = None
+    user_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+    source: ShortText | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    keywords: list[Tag] | None = Field(default=None, max_length=100)
+    context: Annotated[Text, Field(max_length=10_000)] | None = None
+    metadata: JsonObject | None = None
+    fields: JsonObject | None = None
+    expected_version: int | None = Field(
+        default=None, description="Refuse with 409 unless the memory is at this version."
+    )
+    reason: ShortText | None = Field(default=None, description="Recorded in the history.")
+
+
+class VersionOut(Out):
+    version: int
+    change_kind: ChangeKind
+    changed_fields: list[str]
+    reason: str | None
+    actor: str | None
+    created_at: datetime
+    snapshot: dict[str, Any]
+
+
+class HistoryOut(BaseModel):
+    memory_id: uuid.UUID
+    versions: list[VersionOut]
+
+
+# --- search -------------------------------------------------------------------------------
+class SearchFilters(Model):
+    user_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    metadata: JsonObject | None = None
+    occurred_after: AwareDatetime | None = None
+    occurred_before: AwareDatetime | None = None
+
+
+class SearchIn(Model):
+    query: Text
+    top_k: int = 10
+    mode: SearchMode = SearchMode.HYBRID
+    memory_types: list[MemoryType] | None = None
+    filters: SearchFilters | None = None
+    include_links: bool = False
+    min_score: float | None = None
+    as_of: AwareDatetime | None = None
+
+
+class MultiSearchIn(SearchIn):
+    cube_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+
+
+class SearchHitOut(BaseModel):
+    memory: MemoryOut
+    score: float
+    scores: dict[str, float]
+
+
+class SearchOut(BaseModel):
+    results: list[SearchHitOut]
+    took_ms: float
+    timings_ms: dict[str, float] = Field(description="Time spent per stage (embed, each signal).")

@@ -1,0 +1,1 @@
+"""Pure functions over numbers and text: no I/O, unit-tested alone."""

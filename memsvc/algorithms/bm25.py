@@ -1,0 +1,42 @@
+"""Okapi BM25, the reference the SQL implementation in memsvc.store.search is tested against."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+
+def idf(n_docs: int, df: int) -> float:
+    """Lucene's non-negative IDF: ln(1 + (N - df + 0.5) / (df + 0.5))."""
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def bm25_scores(
+    docs: Mapping[str, Mapping[str, float]],
+    query_terms: Sequence[str],
+    *,
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> dict[str, float]:
+    """Score documents given as {doc_id: {term: weighted term frequency}} against the terms.
+
+    A document's length is the sum of its term frequencies. Documents with no query term get
+    no score (they are absent from the result).
+    """
+    n_docs = len(docs)
+    if n_docs == 0:
+        return {}
+    lengths = {doc_id: sum(tf.values()) for doc_id, tf in docs.items()}
+    avg_len = sum(lengths.values()) / n_docs or 1e-9
+    terms = set(query_terms)
+    df = Counter(t for tf in docs.values() for t in tf if t in terms)
+    scores: dict[str, float] = {}
+    for doc_id, tf in docs.items():
+        norm = k1 * (1.0 - b + b * lengths[doc_id] / avg_len)
+        total = sum(
+            idf(n_docs, df[t]) * tf[t] * (k1 + 1.0) / (tf[t] + norm) for t in terms if t in tf
+        )
+        if any(t in tf for t in terms):
+            scores[doc_id] = total
+    return scores

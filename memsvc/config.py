@@ -1,0 +1,81 @@
+"""One Settings object for the whole service, read once from the environment (prefix MEMSVC_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMSVC_", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://...). Unset: an embedded PostgreSQL under data_dir.",
+    )
+    data_dir: Path = Field(default=Path.home() / ".memsvc", description="Embedded DB and caches.")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- server --------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_key: SecretStr | None = Field(default=None, description="Bearer key with admin rights.")
+    run_worker: bool = Field(default=True, description="`memsvc serve` also runs a worker.")
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    log_level: str = "INFO"
+
+    # --- limits (bad input is rejected before anything is written) -------------------------
+    max_batch_items: int = Field(default=1000, ge=1)
+    max_content_chars: int = Field(default=64_000, ge=1)
+    max_query_chars: int = Field(default=4_000, ge=1)
+    max_top_k: int = Field(default=1000, ge=1)
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+    # --- embedding tier --------------------------------------------------------------------
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local path; the default ships offline.",
+    )
+    embedding_dim: int | None = Field(
+        default=None, description="Vector size; unset: read from the model's own config."
+    )
+    embedding_device: str | None = Field(default=None, description="cuda, mps or cpu; unset: auto")
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+
+    # --- search ----------------------------------------------------------------------------
+    search_pool: int = Field(
+        default=100, ge=10, le=2000, description="Candidates each signal contributes to fusion."
+    )
+    lexical_context_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="BM25 weight of the neighbouring turn of the same session in a memory's text.",
+    )
+    fusion_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    dense_exact_max_rows: int = Field(
+        default=20_000,
+        ge=0,
+        description="Cubes up to this size are searched exactly; larger ones through HNSW.",
+    )
+    hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def admin_key_value(self) -> str | None:
+        return self.admin_key.get_secret_value() if self.admin_key else None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Plain types and rules of the memory domain. No I/O."""

@@ -1,0 +1,72 @@
+"""Enumerations of the MemCube model (MIRIX memory types, lifecycle, change kinds, scopes)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MemoryType(StrEnum):
+    """MIRIX memory types."""
+
+    CORE = "core"
+    EPISODIC = "episodic"
+    SEMANTIC = "semantic"
+    PROCEDURAL = "procedural"
+    RESOURCE = "resource"
+    KNOWLEDGE_VAULT = "knowledge_vault"
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # stored and searchable; background enrichment not finished
+    ACTIVE = "active"
+    ARCHIVED = "archived"  # forgotten or retired; restorable, out of default search
+    MERGED = "merged"  # folded into another memory; lineage kept
+    DELETED = "deleted"  # soft-deleted; restorable
+
+
+# Statuses a default search looks at: a memory is searchable as soon as it is stored.
+SEARCHABLE_STATUSES: tuple[Status, ...] = (Status.ACTIVE, Status.PENDING)
+# Statuses a default listing shows: everything but soft-deleted memories.
+LISTED_STATUSES: tuple[Status, ...] = (
+    Status.ACTIVE,
+    Status.PENDING,
+    Status.ARCHIVED,
+    Status.MERGED,
+)
+
+
+class ChangeKind(StrEnum):
+    """What produced a version of a memory (the contract's list plus create/delete)."""
+
+    CREATE = "create"
+    USER_UPDATE = "user_update"
+    MERGE = "merge"
+    EVOLUTION = "evolution"
+    FORGETTING = "forgetting"
+    CONSOLIDATION = "consolidation"
+    RESTORE = "restore"
+    DELETE = "delete"
+
+
+class Scope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+    SECRETS = "secrets"
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    GRAPH = "graph"
+
+
+# Status changes a client may ask for through PATCH, and the change kind each records.
+ALLOWED_STATUS_CHANGES: dict[tuple[Status, Status], ChangeKind] = {
+    (Status.ACTIVE, Status.ARCHIVED): ChangeKind.USER_UPDATE,
+    (Status.PENDING, Status.ARCHIVED): ChangeKind.USER_UPDATE,
+    (Status.ARCHIVED, Status.ACTIVE): ChangeKind.RESTORE,
+    (Status.DELETED, Status.ACTIVE): ChangeKind.RESTORE,
+    (Status.MERGED, Status.ACTIVE): ChangeKind.RESTORE,
+}

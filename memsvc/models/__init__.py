@@ -1,0 +1,1 @@
+"""The model tier. Heavy libraries (torch, sentence-transformers) are imported lazily."""

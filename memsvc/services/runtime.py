@@ -1,0 +1,44 @@
+"""What every use case needs at hand: settings, the database and the embedding model."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+
+from memsvc.config import Settings
+from memsvc.models.embedder import Embedder
+from memsvc.store.db import Database
+
+
+@dataclasses.dataclass
+class StatsCache:
+    """Corpus statistics (N, mean length) of large cubes, for BM25, kept for a few seconds.
+
+    Small cubes are recomputed each time (cheap and always exact); for large ones a few seconds
+    of staleness moves BM25 scores by a hair while saving a scan per query.
+    """
+
+    ttl_seconds: float = 30.0
+    min_docs: int = 5_000
+    _entries: dict[tuple[uuid.UUID, ...], tuple[float, int, float]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def get(self, key: tuple[uuid.UUID, ...]) -> tuple[int, float] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key: tuple[uuid.UUID, ...], n_docs: int, avg_len: float) -> None:
+        if n_docs >= self.min_docs:
+            self._entries[key] = (time.monotonic() + self.ttl_seconds, n_docs, avg_len)
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    embedder: Embedder
+    stats: StatsCache = dataclasses.field(default_factory=StatsCache)

@@ -1,0 +1,1 @@
+"""Storage layer: tables, engine and repositories. All SQL in memsvc lives in this package."""

@@ -1,0 +1,68 @@
+"""Engine and transactions. Driver errors are translated to domain errors at this edge."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from memsvc.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Normalise any postgres URL to the psycopg 3 driver SQLAlchemy needs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL as plain libpq understands it (psycopg, procrastinate)."""
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+
+def _is_connection_problem(exc: sa_exc.DBAPIError) -> bool:
+    return bool(exc.connection_invalidated) or isinstance(
+        exc, sa_exc.OperationalError | sa_exc.InterfaceError
+    )
+
+
+class Database:
+    """Owns the engine; hands out transactions. Services own transaction boundaries."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except sa_exc.DBAPIError as exc:
+            if _is_connection_problem(exc):
+                log.warning("database unavailable: %s", exc.orig)
+                raise Unavailable("the database is not reachable; retry shortly") from exc
+            raise
+        except (OSError, TimeoutError, sa_exc.TimeoutError) as exc:
+            raise Unavailable("the database is not reachable; retry shortly") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

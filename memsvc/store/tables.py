@@ -1,0 +1,118 @@
+"""SQLAlchemy Core tables. They mirror the Alembic migrations, which alone create the schema
+(tests/integration/test_schema.py checks that the two agree)."""
+
+from __future__ import annotations
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+
+metadata = MetaData()
+
+TZ = DateTime(timezone=True)
+
+meta = Table(
+    "memsvc_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text),
+    Column("lookup", Text, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("revoked_at", TZ),
+)
+
+cubes = Table(
+    "cubes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("owner", Text),
+    Column("config", JSONB, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    Column("deleted_at", TZ),
+)
+
+memories = Table(
+    "memories",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("memory_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    Column("occurred_at", TZ, nullable=False),
+    Column("user_id", Text),
+    Column("agent_id", Text),
+    Column("session_id", Text),
+    Column("source", Text),
+    Column("source_message_ids", ARRAY(Text), nullable=False),
+    Column("tags", ARRAY(Text), nullable=False),
+    Column("keywords", ARRAY(Text), nullable=False),
+    Column("context", Text),
+    Column("metadata", JSONB, nullable=False),
+    Column("fields", JSONB, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("strength", Float, nullable=False),
+    Column("last_recalled_at", TZ),
+    Column("recall_count", Integer, nullable=False),
+    Column("valid_from", TZ),
+    Column("valid_to", TZ),
+    Column("embedding", Vector()),
+    Column("embedding_model", Text),
+    Column("content_hash", Text, nullable=False),
+    Column("neighbour_id", Uuid),
+    Column("search_tsv", TSVECTOR, nullable=False),
+    Column("lex_len_own", Float, nullable=False),
+    Column("lex_len_ctx", Float, nullable=False),
+)
+
+memory_versions = Table(
+    "memory_versions",
+    metadata,
+    Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("change_kind", Text, nullable=False),
+    Column("changed_fields", ARRAY(Text), nullable=False),
+    Column("reason", Text),
+    Column("actor", Text),
+    Column("snapshot", JSONB, nullable=False),
+    Column("created_at", TZ, nullable=False),
+)

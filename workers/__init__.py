@@ -1,0 +1,1 @@
+"""Background jobs on the PostgreSQL queue (procrastinate). Each task calls one service."""
