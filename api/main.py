@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routes import admin, cubes, health, memories, search
+from api.routes import admin, cubes, health, jobs, memories, search
 from memsvc import __version__
 from memsvc.config import Settings, get_settings
 from memsvc.models.embedder import Embedder
@@ -46,7 +47,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -62,8 +63,11 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    # An HTTPException, so FastAPI's body parsing re-raises it (as a 413) instead of turning
+    # it into a generic 400 "error parsing the body"; the middleware catches it otherwise.
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"the request body exceeds {max_bytes} bytes")
 
 
 def create_app(
@@ -77,12 +81,7 @@ def create_app(
     url = database_url or settings.database_url
     if not url:
         raise RuntimeError("create_app needs a database URL (memsvc serve starts one for you)")
-    shared_embedder = embedder or Embedder(
-        settings.embedding_model,
-        device=settings.embedding_device,
-        batch_size=settings.embedding_batch_size,
-        dimension=settings.embedding_dim,
-    )
+    shared_embedder = embedder or Embedder.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +100,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (health, admin, cubes, memories, search):
+    for module in (health, admin, cubes, memories, search, jobs):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

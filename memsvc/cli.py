@@ -46,6 +46,26 @@ def prepare_database(settings: Settings) -> str:
     return url
 
 
+def ensure_admin_key(settings: Settings) -> Settings:
+    """Without MEMSVC_ADMIN_KEY, use (or create) a random admin key kept in the data dir.
+
+    The file is readable by its owner only; `cat <data dir>/admin_key` shows it.
+    """
+    if settings.admin_key is not None:
+        return settings
+    import secrets
+
+    from pydantic import SecretStr
+
+    path = settings.data_dir / "admin_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    log.info("admin key: MEMSVC_ADMIN_KEY is unset, using the key in %s", path)
+    return settings.model_copy(update={"admin_key": SecretStr(path.read_text().strip())})
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     settings = _settings(args)
     prepare_database(settings)
@@ -57,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from api.main import create_app
 
-    settings = _settings(args)
+    settings = ensure_admin_key(_settings(args))
     url = prepare_database(settings)
     app = create_app(settings, database_url=url)
     if settings.run_worker and not args.no_worker:

@@ -17,25 +17,33 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------------
     database_url: str | None = Field(
         default=None,
-        description="PostgreSQL URL (postgresql://...). Unset: an embedded PostgreSQL under data_dir.",
+        description="PostgreSQL URL (postgresql://...). Unset: embedded PostgreSQL in data_dir.",
     )
     data_dir: Path = Field(default=Path.home() / ".memsvc", description="Embedded DB and caches.")
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="Connections per process.")
 
     # --- server --------------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address `memsvc serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `memsvc serve` binds.")
     admin_key: SecretStr | None = Field(default=None, description="Bearer key with admin rights.")
     run_worker: bool = Field(default=True, description="`memsvc serve` also runs a worker.")
-    worker_concurrency: int = Field(default=2, ge=1, le=64)
-    log_level: str = "INFO"
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Jobs a worker runs at once."
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     # --- limits (bad input is rejected before anything is written) -------------------------
-    max_batch_items: int = Field(default=1000, ge=1)
-    max_content_chars: int = Field(default=64_000, ge=1)
-    max_query_chars: int = Field(default=4_000, ge=1)
-    max_top_k: int = Field(default=1000, ge=1)
-    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(
+        default=1000, ge=1, description="Memories per add call (413 above)."
+    )
+    max_content_chars: int = Field(
+        default=64_000, ge=1, description="Characters per memory (413 above)."
+    )
+    max_query_chars: int = Field(default=4_000, ge=1, description="Characters per search query.")
+    max_top_k: int = Field(default=1000, ge=1, description="Largest top_k a search accepts.")
+    max_request_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Request body size limit (413 above)."
+    )
 
     # --- embedding tier --------------------------------------------------------------------
     embedding_model: str = Field(
@@ -46,7 +54,9 @@ class Settings(BaseSettings):
         default=None, description="Vector size; unset: read from the model's own config."
     )
     embedding_device: str | None = Field(default=None, description="cuda, mps or cpu; unset: auto")
-    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedding_batch_size: int = Field(
+        default=64, ge=1, le=4096, description="Texts per model call."
+    )
 
     # --- search ----------------------------------------------------------------------------
     search_pool: int = Field(
@@ -58,13 +68,18 @@ class Settings(BaseSettings):
         le=1.0,
         description="BM25 weight of the neighbouring turn of the same session in a memory's text.",
     )
-    fusion_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    fusion_dense_weight: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense signal in hybrid fusion (lexical gets the rest).",
+    )
     dense_exact_max_rows: int = Field(
         default=20_000,
         ge=0,
         description="Cubes up to this size are searched exactly; larger ones through HNSW.",
     )
-    hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+    hnsw_ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW beam width.")
 
     @field_validator("log_level")
     @classmethod

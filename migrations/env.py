@@ -1,4 +1,4 @@
-"""Alembic environment. The URL and the embedding dimension come from memsvc (see memsvc.migrate)."""
+"""Alembic environment. The URL and the embedding size come from memsvc (memsvc.migrate)."""
 
 from __future__ import annotations
 

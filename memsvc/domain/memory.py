@@ -58,7 +58,7 @@ class Memory:
     valid_to: datetime | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Memory:
+    def from_row(cls, row: Mapping[Any, Any]) -> Memory:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
 
     def snapshot(self) -> dict[str, Any]:
@@ -83,7 +83,7 @@ class Cube:
     deleted_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Cube:
+    def from_row(cls, row: Mapping[Any, Any]) -> Cube:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -99,7 +99,7 @@ class MemoryVersion:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> MemoryVersion:
+    def from_row(cls, row: Mapping[Any, Any]) -> MemoryVersion:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
 
 

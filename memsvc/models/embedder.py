@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from memsvc.config import DEFAULT_EMBEDDING_MODEL
+from memsvc.config import DEFAULT_EMBEDDING_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,15 @@ class Embedder:
         self.load_seconds: float | None = None
         # One embedding computation at a time per process: the model already uses every core.
         self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.embedding_model,
+            device=settings.embedding_device,
+            batch_size=settings.embedding_batch_size,
+            dimension=settings.embedding_dim,
+        )
 
     @property
     def dimension(self) -> int:

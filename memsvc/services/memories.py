@@ -173,6 +173,8 @@ async def list_memories(
 ) -> tuple[list[Memory], str | None]:
     principal.require(Scope.READ)
     after = cursors.decode("memories", cursor, {"s": int})["s"] if cursor else None
+    if after is not None and not -(2**63) <= after < 2**63:
+        raise cursors.invalid()  # not a position encode() could have made (seq is a bigint)
     async with rt.db.transaction() as conn:
         await require_cube(conn, principal, cube_id)
         rows = await memory_store.list_memories(

@@ -105,7 +105,7 @@ async def count_memories(
         .where(memories.c.cube_id.in_(cube_ids), memories.c.status != "deleted")
         .group_by(memories.c.cube_id)
     )
-    return {cube_id: n for cube_id, n in rows.tuples()}
+    return dict(rows.tuples())
 
 
 async def live_cube_ids(

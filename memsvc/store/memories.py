@@ -38,9 +38,7 @@ def _search_tsv(own: Any, ctx: Any) -> ColumnElement[Any]:
 
 
 def _token_count(value: Any) -> ColumnElement[Any]:
-    return func.memsvc_token_count(
-        func.to_tsvector(literal_column("'english'::regconfig"), value)
-    )
+    return func.memsvc_token_count(func.to_tsvector(literal_column("'english'::regconfig"), value))
 
 
 def filter_conditions(flt: MemoryFilter) -> list[ColumnElement[bool]]:

@@ -1,0 +1,70 @@
+"""Run benchmarks through the real service: the app in-process over ASGI (default) or a server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+ADMIN_KEY = "bench-admin-key"
+
+
+@contextlib.asynccontextmanager
+async def service(url: str | None, database_url: str | None) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client. With `url`, talk to that server (set MEMSVC_ADMIN_KEY for it);
+    otherwise start the app in-process on `database_url` or on a throwaway embedded PostgreSQL."""
+    if url:
+        key = os.environ.get("MEMSVC_ADMIN_KEY", ADMIN_KEY)
+        async with httpx.AsyncClient(
+            base_url=url, timeout=600, headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            yield client
+        return
+    from api.main import create_app
+    from memsvc import embedded, migrate
+    from memsvc.config import Settings
+
+    settings = Settings(admin_key=ADMIN_KEY, run_worker=False)  # type: ignore[arg-type]
+    tmp = None
+    if database_url is None:
+        tmp = tempfile.TemporaryDirectory(prefix="memsvc-bench-")
+        database_url = embedded.start(Path(tmp.name))
+    migrate.upgrade(database_url, settings)
+    app = create_app(settings, database_url=database_url)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://bench",
+                timeout=600,
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            ) as c:
+                yield c
+    finally:
+        if tmp is not None:
+            import pgserver
+
+            pgserver.get_server(str(Path(tmp.name) / "pgdata")).cleanup()
+            tmp.cleanup()
+
+
+async def tenant_client(admin: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client holding a fresh tenant's read/write key, on the same transport as `admin`."""
+    tenant = await admin.post("/v1/admin/tenants", json={"name": f"bench-{uuid.uuid4().hex}"})
+    tenant.raise_for_status()
+    key = await admin.post(
+        "/v1/admin/keys", json={"tenant_id": tenant.json()["id"], "scopes": ["read", "write"]}
+    )
+    key.raise_for_status()
+    return httpx.AsyncClient(
+        transport=admin._transport,
+        base_url=admin.base_url,
+        timeout=600,
+        headers={"Authorization": f"Bearer {key.json()['key']}"},
+    )

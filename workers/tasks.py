@@ -1,0 +1,45 @@
+"""The tasks. Each one is thin: it finds the Runtime in its context and calls one service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import procrastinate
+from procrastinate import JobContext
+from sqlalchemy import exc as sa_exc
+
+from memsvc.errors import Unavailable
+from memsvc.services import jobs
+from memsvc.services.runtime import Runtime
+
+# Retry only what may heal by itself (the database coming back); a bug or a vanished cube fails
+# the job at once.
+TRANSIENT = procrastinate.RetryStrategy(
+    max_attempts=5,
+    wait=2,
+    exponential_wait=2,
+    retry_exceptions={Unavailable, sa_exc.OperationalError, ConnectionError, TimeoutError},
+)
+
+
+def runtime_of(context: JobContext) -> Runtime:
+    runtime: Runtime = context.additional_context["runtime"]
+    return runtime
+
+
+async def reindex_cube(
+    context: JobContext, *, job_id: str, tenant_id: str, cube_id: str, **_: Any
+) -> dict[str, Any]:
+    result = await jobs.reindex_cube(
+        runtime_of(context),
+        job_id=uuid.UUID(job_id),
+        tenant_id=uuid.UUID(tenant_id),
+        cube_id=uuid.UUID(cube_id),
+    )
+    return {"memories": result.memories, "rewritten": result.rewritten}
+
+
+def register(app: procrastinate.App) -> None:
+    """Declare every task on an App (a fresh App per process or test; see workers.app)."""
+    app.task(name=jobs.REINDEX_CUBE, pass_context=True, retry=TRANSIENT)(reindex_cube)
