@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         description="BM25 weight of the neighbouring turn of the same session in a memory's text.",
     )
     fusion_dense_weight: float = Field(
-        default=0.4,
+        default=0.25,
         ge=0.0,
         le=1.0,
         description="Weight of the dense signal in hybrid fusion (lexical gets the rest).",

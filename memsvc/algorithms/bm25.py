@@ -12,6 +12,15 @@ def idf(n_docs: int, df: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
+def query_bound(n_docs: int, dfs: Mapping[str, int], query_terms: Sequence[str]) -> float:
+    """BM25 of an average-length document holding each query term once: the sum of IDFs.
+
+    Terms absent from the corpus count too (df 0): a question whose key words the memories
+    never use gives weak lexical evidence, however well a stray common word matches.
+    """
+    return sum(idf(n_docs, dfs.get(term, 0)) for term in set(query_terms))
+
+
 def bm25_scores(
     docs: Mapping[str, Mapping[str, float]],
     query_terms: Sequence[str],

@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from memsvc.algorithms import fusion
+from memsvc.algorithms import bm25, fusion
 from memsvc.algorithms.retention import elapsed_days, retention
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import Memory
@@ -93,6 +93,7 @@ async def search(
         timings["embed"] = _ms(t0)
 
     signals: dict[str, dict[uuid.UUID, float]] = {}
+    lexical_bound = 0.0
     async with rt.db.transaction() as conn:
         live = await cube_store.live_cube_ids(conn, tenant_id=tenant_id, cube_ids=list(cube_key))
         if len(live) != len(cube_key):
@@ -107,6 +108,8 @@ async def search(
         if want_lexical:
             t0 = time.perf_counter()
             lexemes = await search_store.query_lexemes(conn, req.query)
+            dfs = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=lexemes)
+            lexical_bound = bm25.query_bound(n_docs, dfs, lexemes)
             signals["lexical"] = dict(
                 await search_store.lexical_candidates(
                     conn,
@@ -138,7 +141,7 @@ async def search(
             timings["dense"] = _ms(t0)
 
         t0 = time.perf_counter()
-        fused = _fuse(rt, req.mode, signals)
+        fused = _fuse(rt, req.mode, signals, lexical_bound)
         ranked = fusion.top(fused, req.top_k)
         if req.min_score is not None:
             ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
@@ -165,14 +168,21 @@ async def search(
 
 
 def _fuse(
-    rt: Runtime, mode: SearchMode, signals: dict[str, dict[uuid.UUID, float]]
+    rt: Runtime,
+    mode: SearchMode,
+    signals: dict[str, dict[uuid.UUID, float]],
+    lexical_bound: float,
 ) -> dict[uuid.UUID, float]:
     if mode is SearchMode.LEXICAL:
         return signals.get("lexical", {})
     if mode is SearchMode.DENSE:
         return signals.get("dense", {})
     weight = rt.settings.fusion_dense_weight
-    return fusion.linear_fusion(signals, {"dense": weight, "lexical": 1.0 - weight})
+    normalised = {
+        "lexical": fusion.scale_by_bound(signals.get("lexical", {}), lexical_bound),
+        "dense": fusion.minmax(signals.get("dense", {})),
+    }
+    return fusion.weighted_sum(normalised, {"dense": weight, "lexical": 1.0 - weight})
 
 
 def _ms(t0: float) -> float:

@@ -105,7 +105,7 @@ async def count_memories(
         .where(memories.c.cube_id.in_(cube_ids), memories.c.status != "deleted")
         .group_by(memories.c.cube_id)
     )
-    return dict(rows.tuples())
+    return {cube_id: count for cube_id, count in rows.all()}  # noqa: C416 (Result.keys trips dict())
 
 
 async def live_cube_ids(

@@ -55,6 +55,28 @@ async def corpus_stats(
     return int(row[0]), float(row[1] or 0.0)
 
 
+async def document_frequencies(
+    conn: AsyncConnection, *, cube_ids: Sequence[uuid.UUID], lexemes: Sequence[str]
+) -> dict[str, int]:
+    """How many searchable memories of the cubes hold each lexeme (absent ones: not listed)."""
+    if not lexemes:
+        return {}
+    tsq = func.cast(literal(or_tsquery(lexemes)), TSQUERY)
+    term = func.unnest(m.search_tsv).table_valued("lexeme", "positions", "weights").lateral("t")
+    query = (
+        select(term.c.lexeme, func.count())
+        .select_from(memories.join(term, literal(True)))
+        .where(
+            m.cube_id.in_(list(cube_ids)),
+            m.status.in_([s.value for s in SEARCHABLE_STATUSES]),
+            m.search_tsv.op("@@")(tsq),
+            term.c.lexeme.in_(list(lexemes)),
+        )
+        .group_by(term.c.lexeme)
+    )
+    return {lexeme: int(n) for lexeme, n in (await conn.execute(query)).tuples()}
+
+
 async def lexical_candidates(
     conn: AsyncConnection,
     *,

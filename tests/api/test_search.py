@@ -254,3 +254,15 @@ async def test_multi_cube_search_merges_cubes(client, cube):
         "/v1/search", json={"query": "lighthouse", "cube_ids": [c1, c2], "mode": "lexical"}
     )
     assert r.status_code == 404
+
+
+async def test_hybrid_does_not_let_a_lone_common_word_win(client, cube):
+    """A question sharing only a common word with a wrong memory must not beat the memory the
+    embedding finds (min-max over a one-item lexical list would score the stray match 1.0)."""
+    cid = cube["id"]
+    mems = await _seed(client, cid)
+    res = await _search(client, cid, query="Which person got a new dog?", mode="lexical")
+    # only "new" matches (in the car memory, and as context of its session's next memory)
+    assert res["results"][0]["memory"]["content"] == CORPUS[10]
+    res = await _search(client, cid, query="Which person got a new dog?", mode="hybrid")
+    assert _ids(res)[0] == mems[0]["id"], res["results"][:2]
