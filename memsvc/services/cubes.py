@@ -84,16 +84,23 @@ async def update_cube(
     return updated
 
 
+async def _locked_cube(
+    conn: AsyncConnection, tenant_id: uuid.UUID, cube_id: uuid.UUID, *, include_deleted: bool
+) -> Cube:
+    cube = await cube_store.get_cube(
+        conn, tenant_id=tenant_id, cube_id=cube_id, include_deleted=include_deleted, lock=True
+    )
+    if cube is None:
+        raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
+    return cube
+
+
 async def delete_cube(rt: Runtime, principal: Principal, cube_id: uuid.UUID, *, hard: bool) -> None:
     """Soft delete hides the cube (restorable); hard delete purges it and all its memories."""
     principal.require(Scope.WRITE)
     tenant_id = principal.require_tenant()
     async with rt.db.transaction() as conn:
-        cube = await cube_store.get_cube(
-            conn, tenant_id=tenant_id, cube_id=cube_id, include_deleted=hard, lock=True
-        )
-        if cube is None:
-            raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
+        await _locked_cube(conn, tenant_id, cube_id, include_deleted=hard)
         if hard:
             await cube_store.hard_delete_cube(conn, cube_id=cube_id)
         else:
@@ -106,11 +113,7 @@ async def restore_cube(rt: Runtime, principal: Principal, cube_id: uuid.UUID) ->
     principal.require(Scope.WRITE)
     tenant_id = principal.require_tenant()
     async with rt.db.transaction() as conn:
-        cube = await cube_store.get_cube(
-            conn, tenant_id=tenant_id, cube_id=cube_id, include_deleted=True, lock=True
-        )
-        if cube is None:
-            raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
+        cube = await _locked_cube(conn, tenant_id, cube_id, include_deleted=True)
         if cube.deleted_at is None:
             return cube
         restored = await cube_store.update_cube(

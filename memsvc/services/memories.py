@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from memsvc.algorithms import cursor as cursors
 from memsvc.domain.fields import validate_fields
 from memsvc.domain.filters import MemoryFilter
@@ -205,12 +207,7 @@ async def update_memory(
         # Embed before taking the row lock: the vector depends only on the new text.
         vector = (await rt.embedder.embed_async([changes["content"]]))[0]
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id)
-        before = await memory_store.get_memory(
-            conn, cube_id=cube_id, memory_id=memory_id, lock=True
-        )
-        if before is None:
-            raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+        before = await _locked_memory(conn, principal, cube_id, memory_id)
         values, kind = _plan_update(before, changes, expected_version)
         if not values:
             return before
@@ -231,6 +228,17 @@ async def update_memory(
         if content_changed:
             await memory_store.refresh_neighbour_context(conn, memory_id=memory_id)
     return after
+
+
+async def _locked_memory(
+    conn: AsyncConnection, principal: Principal, cube_id: uuid.UUID, memory_id: uuid.UUID
+) -> Memory:
+    """The memory, locked for this transaction, if the caller's cube holds it."""
+    await require_cube(conn, principal, cube_id)
+    memory = await memory_store.get_memory(conn, cube_id=cube_id, memory_id=memory_id, lock=True)
+    if memory is None:
+        raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+    return memory
 
 
 def _plan_update(
@@ -274,12 +282,7 @@ async def delete_memory(
     content, embedding, versions, and its text in its neighbours' search index."""
     principal.require(Scope.WRITE)
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id)
-        memory = await memory_store.get_memory(
-            conn, cube_id=cube_id, memory_id=memory_id, lock=True
-        )
-        if memory is None:
-            raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+        memory = await _locked_memory(conn, principal, cube_id, memory_id)
         if hard:
             await memory_store.hard_delete(conn, memory_id=memory_id)
             return
