@@ -158,7 +158,11 @@ class MemoryIn(Model):
 
 class AddMemories(Model):
     items: list[MemoryIn] = Field(description="1 to 1000 memories, stored all or none.")
-    infer: bool = Field(default=False, description="Reserved for LLM extraction.")
+    infer: bool = Field(
+        default=False,
+        description="Extract typed memories from the items. Not available in this version: "
+        "true is refused (422 infer_not_available) rather than silently ignored.",
+    )
 
 
 class MemoryOut(Out):

@@ -21,6 +21,7 @@ from api.schemas import (
 )
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import LISTED_STATUSES, MemoryType, Status
+from memsvc.errors import InvalidRequest
 from memsvc.services import memories
 from memsvc.services.memories import NewMemory
 
@@ -32,6 +33,12 @@ async def add_memories(
     cube_id: uuid.UUID, body: AddMemories, rt: RuntimeDep, principal: PrincipalDep
 ) -> AddMemoriesOut:
     """Store 1 to 1000 memories, all or none. The ids returned are final."""
+    if body.infer:
+        raise InvalidRequest(
+            "infer=true needs the extraction pipeline, which this version does not have; "
+            "send infer=false (or omit it) to store the items as they are",
+            code="infer_not_available",
+        )
     items = [
         NewMemory(
             **item.model_dump(exclude={"source_message_ids", "tags", "keywords"}),
