@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from memsvc.domain.types import ChangeKind, MemoryType, Scope, SearchMode, Status
+from memsvc.domain.types import ChangeKind, FusionMethod, MemoryType, Scope, SearchMode, Status
 
 
 def _no_nul(value: str) -> str:
@@ -249,6 +249,17 @@ class SearchFilters(Model):
     occurred_before: AwareDatetime | None = None
 
 
+class FusionIn(Model):
+    method: FusionMethod = Field(
+        default=FusionMethod.CALIBRATED,
+        description="calibrated (default): BM25 over max(best, query bound) + min-max dense; "
+        "minmax: min-max both; rrf: reciprocal-rank fusion (k 60).",
+    )
+    dense_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Default: MEMSVC_FUSION_DENSE_WEIGHT."
+    )
+
+
 class SearchIn(Model):
     query: Text
     top_k: int = 10
@@ -258,6 +269,7 @@ class SearchIn(Model):
     include_links: bool = False
     min_score: float | None = None
     as_of: AwareDatetime | None = None
+    fusion: FusionIn | None = Field(default=None, description="How `hybrid` fuses (tuning).")
 
 
 class MultiSearchIn(SearchIn):

@@ -7,6 +7,9 @@ category (1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop; overall = 1-4; 5
 its own line), scored as ../shared/data/README.md describes. Prints a table, writes JSON.
 
     .venv/bin/python -m bench.locomo [--modes lexical,dense,hybrid] [--json PATH] [--limit N]
+
+A mode is `lexical`, `dense`, `hybrid`, or a hybrid variant `hybrid/<fusion>/<dense weight>`
+(e.g. `hybrid/minmax/0.4`, `hybrid/rrf/0.5`) to compare fusion methods in the same run.
 """
 
 from __future__ import annotations
@@ -89,12 +92,20 @@ async def ingest(client: httpx.AsyncClient, sample: dict[str, Any]) -> str:
     return cube_id
 
 
+def search_body(question: str, mode: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": question, "top_k": max(KS)}
+    name, _, variant = mode.partition("/")
+    body["mode"] = name
+    if variant:
+        method, _, weight = variant.partition("/")
+        body["fusion"] = {"method": method, **({"dense_weight": float(weight)} if weight else {})}
+    return body
+
+
 async def ask(
     client: httpx.AsyncClient, cube_id: str, question: str, mode: str
 ) -> tuple[list[str], float]:
-    r = await client.post(
-        f"/v1/cubes/{cube_id}/search", json={"query": question, "top_k": max(KS), "mode": mode}
-    )
+    r = await client.post(f"/v1/cubes/{cube_id}/search", json=search_body(question, mode))
     r.raise_for_status()
     body = r.json()
     ranked: list[str] = []
@@ -130,7 +141,7 @@ def summarise(per_question: list[dict[str, Any]], modes: list[str]) -> dict[str,
 
 def print_table(summary: dict[str, Any]) -> None:
     rows = ["overall", "single-hop", "multi-hop", "temporal", "open-domain", "adversarial"]
-    print(f"{'mode':<10}{'category':<14}{'n':>6}{'R@5':>8}{'R@10':>8}{'R@25':>8}")
+    print(f"{'mode':<20}{'category':<14}{'n':>6}{'R@5':>8}{'R@10':>8}{'R@25':>8}")
     for mode, cats in summary.items():
         for name in rows:
             if name in cats:
@@ -140,7 +151,7 @@ def print_table(summary: dict[str, Any]) -> None:
                     f"{c['recall@10']:>8.3f}{c['recall@25']:>8.3f}"
                 )
         lat = cats["latency_ms"]
-        print(f"{mode:<10}{'search ms':<14}{'':>6}  p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}")
+        print(f"{mode:<20}{'search ms':<14}{'':>6}  p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -196,7 +207,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--modes", default="lexical,dense,hybrid")
+    parser.add_argument("--modes", default="lexical,dense,hybrid,hybrid/minmax/0.4,hybrid/rrf/0.5")
     parser.add_argument("--json", default="bench/results/locomo.json")
     parser.add_argument("--limit", type=int, default=0, help="first N conversations only")
     parser.add_argument("--url", default=None, help="a running memsvc server (default: in-process)")

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, RuntimeDep
-from api.schemas import MemoryOut, MultiSearchIn, SearchHitOut, SearchIn, SearchOut
+from api.schemas import FusionIn, MemoryOut, MultiSearchIn, SearchHitOut, SearchIn, SearchOut
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import SEARCHABLE_STATUSES
 from memsvc.services import search
@@ -18,6 +18,7 @@ router = APIRouter(tags=["search"])
 
 def _request(body: SearchIn) -> SearchRequest:
     f = body.filters
+    fusion = body.fusion or FusionIn()
     flt = MemoryFilter(
         statuses=SEARCHABLE_STATUSES,
         memory_types=tuple(body.memory_types or ()),
@@ -37,6 +38,8 @@ def _request(body: SearchIn) -> SearchRequest:
         filter=flt,
         min_score=body.min_score,
         include_links=body.include_links,
+        fusion=fusion.method,
+        dense_weight=fusion.dense_weight,
     )
 
 

@@ -70,3 +70,11 @@ ALLOWED_STATUS_CHANGES: dict[tuple[Status, Status], ChangeKind] = {
     (Status.DELETED, Status.ACTIVE): ChangeKind.RESTORE,
     (Status.MERGED, Status.ACTIVE): ChangeKind.RESTORE,
 }
+
+
+class FusionMethod(StrEnum):
+    """How `hybrid` combines its signals (see memsvc.algorithms.fusion)."""
+
+    CALIBRATED = "calibrated"  # BM25 / max(best, query bound) + min-max dense (the default)
+    MINMAX = "minmax"  # min-max normalise both lists
+    RRF = "rrf"  # reciprocal-rank fusion, k = 60

@@ -11,7 +11,7 @@ from memsvc.algorithms import bm25, fusion
 from memsvc.algorithms.retention import elapsed_days, retention
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import Memory
-from memsvc.domain.types import SEARCHABLE_STATUSES, Scope, SearchMode
+from memsvc.domain.types import SEARCHABLE_STATUSES, FusionMethod, Scope, SearchMode
 from memsvc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import CUBE_NOT_FOUND
@@ -33,6 +33,8 @@ class SearchRequest:
     filter: MemoryFilter | None = None
     min_score: float | None = None
     include_links: bool = False
+    fusion: FusionMethod = FusionMethod.CALIBRATED
+    dense_weight: float | None = None  # None: the configured fusion_dense_weight
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +143,7 @@ async def search(
             timings["dense"] = _ms(t0)
 
         t0 = time.perf_counter()
-        fused = _fuse(rt, req.mode, signals, lexical_bound)
+        fused = _fuse(rt, req, signals, lexical_bound)
         ranked = fusion.top(fused, req.top_k)
         if req.min_score is not None:
             ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
@@ -169,20 +171,25 @@ async def search(
 
 def _fuse(
     rt: Runtime,
-    mode: SearchMode,
+    req: SearchRequest,
     signals: dict[str, dict[uuid.UUID, float]],
     lexical_bound: float,
 ) -> dict[uuid.UUID, float]:
-    if mode is SearchMode.LEXICAL:
+    if req.mode is SearchMode.LEXICAL:
         return signals.get("lexical", {})
-    if mode is SearchMode.DENSE:
+    if req.mode is SearchMode.DENSE:
         return signals.get("dense", {})
-    weight = rt.settings.fusion_dense_weight
+    dense_weight = rt.settings.fusion_dense_weight if req.dense_weight is None else req.dense_weight
+    weights = {"dense": dense_weight, "lexical": 1.0 - dense_weight}
+    if req.fusion is FusionMethod.RRF:
+        return fusion.rrf_fusion(signals, weights)
+    if req.fusion is FusionMethod.MINMAX:
+        return fusion.linear_fusion(signals, weights)
     normalised = {
         "lexical": fusion.scale_by_bound(signals.get("lexical", {}), lexical_bound),
         "dense": fusion.minmax(signals.get("dense", {})),
     }
-    return fusion.weighted_sum(normalised, {"dense": weight, "lexical": 1.0 - weight})
+    return fusion.weighted_sum(normalised, weights)
 
 
 def _ms(t0: float) -> float:

@@ -266,3 +266,31 @@ async def test_hybrid_does_not_let_a_lone_common_word_win(client, cube):
     assert res["results"][0]["memory"]["content"] == CORPUS[10]
     res = await _search(client, cid, query="Which person got a new dog?", mode="hybrid")
     assert _ids(res)[0] == mems[0]["id"], res["results"][:2]
+
+
+async def test_fusion_options(client, cube):
+    cid = cube["id"]
+    mems = await _seed(client, cid)
+    by_id = {m["id"]: m["content"] for m in mems}
+    query = "dog beagle garden"
+    lexical = _ids(await _search(client, cid, query=query, mode="lexical", top_k=5))
+    dense = _ids(await _search(client, cid, query=query, mode="dense", top_k=5))
+    for method in ("calibrated", "minmax", "rrf"):
+        only_dense = await _search(
+            client, cid, query=query, top_k=5, fusion={"method": method, "dense_weight": 1.0}
+        )
+        assert _ids(only_dense) == dense, (method, [by_id[i] for i in _ids(only_dense)])
+        only_lexical = await _search(
+            client,
+            cid,
+            query=query,
+            top_k=len(lexical),
+            fusion={"method": method, "dense_weight": 0.0},
+        )
+        assert _ids(only_lexical) == lexical, method
+    mixed = await _search(client, cid, query=query, top_k=5, fusion={"method": "rrf"})
+    assert lexical[0] in _ids(mixed) and dense[0] in _ids(mixed)
+    for bad in ({"method": "borda"}, {"dense_weight": 1.5}, {"dense_weight": -0.1}):
+        r = await client.post(f"/v1/cubes/{cid}/search", json={"query": query, "fusion": bad})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_request"
