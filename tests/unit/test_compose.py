@@ -124,3 +124,10 @@ def test_dockerfile_installs_the_project_and_runs_memsvc():
     cmd = re.search(r"^CMD (\[.*\])\s*$", text, re.M)
     assert cmd, "the Dockerfile needs an exec-form CMD"
     _check_memsvc_command(json.loads(cmd.group(1)))
+
+
+def test_configuration_doc_lists_every_setting():
+    from memsvc.config import settings_table
+
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    assert settings_table() in doc, "regenerate the table: python -m memsvc.config"
