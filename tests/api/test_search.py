@@ -294,3 +294,16 @@ async def test_fusion_options(client, cube):
         r = await client.post(f"/v1/cubes/{cid}/search", json={"query": query, "fusion": bad})
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] == "invalid_request"
+
+
+async def test_empty_cube_and_stopword_queries(client, cube):
+    cid = cube["id"]
+    for mode in ("lexical", "dense", "hybrid"):
+        res = await _search(client, cid, query="anything at all", mode=mode)
+        assert res["results"] == []
+    mems = await _seed(client, cid)
+    # a query of stopwords only has no lexical terms: hybrid falls back to the dense signal
+    res = await _search(client, cid, query="what is it that they were", mode="hybrid", top_k=3)
+    assert len(res["results"]) == 3
+    assert all("lexical" not in h["scores"] for h in res["results"])
+    assert {h["memory"]["id"] for h in res["results"]} <= {m["id"] for m in mems}
