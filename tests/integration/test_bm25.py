@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 
@@ -73,21 +74,19 @@ async def test_sql_bm25_matches_reference(app, client, cube):
         ref_avg = sum(sum(tf.values()) for tf in docs.values()) / len(docs)
         assert abs(avg_len - ref_avg) < 1e-9
         flt = MemoryFilter(statuses=SEARCHABLE_STATUSES)
+        bm25 = functools.partial(
+            search_store.lexical_candidates,
+            cube_ids=[cid],
+            n_docs=n_docs,
+            avg_len=avg_len,
+            ctx_weight=ctx_weight,
+            k1=1.2,
+            b=0.75,
+        )
         checked = 0
         for query in queries:
             lexemes = await search_store.query_lexemes(conn, query)
-            got = await search_store.lexical_candidates(
-                conn,
-                cube_ids=[cid],
-                flt=flt,
-                lexemes=lexemes,
-                n_docs=n_docs,
-                avg_len=avg_len,
-                ctx_weight=ctx_weight,
-                k1=1.2,
-                b=0.75,
-                limit=100,
-            )
+            got = await bm25(conn, flt=flt, lexemes=lexemes, limit=100)
             want = bm25_scores(docs, lexemes, k1=1.2, b=0.75)
             got_map = {str(mid): score for mid, score in got}
             assert set(got_map) == set(want), query
@@ -98,18 +97,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
             checked += len(want)
             # a filter restricts which are returned, not the corpus statistics (df, N)
             only = MemoryFilter(statuses=SEARCHABLE_STATUSES, session_id="s1")
-            sub = await search_store.lexical_candidates(
-                conn,
-                cube_ids=[cid],
-                flt=only,
-                lexemes=lexemes,
-                n_docs=n_docs,
-                avg_len=avg_len,
-                ctx_weight=ctx_weight,
-                k1=1.2,
-                b=0.75,
-                limit=100,
-            )
+            sub = await bm25(conn, flt=only, lexemes=lexemes, limit=100)
             s1 = {ids[i] for i, (_, s) in enumerate(DOCS) if s == "s1"}
             assert {str(m) for m, _ in sub} == set(want) & s1
             for mid, score in sub:
@@ -117,18 +105,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
         assert checked >= 10
         # limit keeps the best
         lexemes = await search_store.query_lexemes(conn, "cat dog")
-        top2 = await search_store.lexical_candidates(
-            conn,
-            cube_ids=[cid],
-            flt=flt,
-            lexemes=lexemes,
-            n_docs=n_docs,
-            avg_len=avg_len,
-            ctx_weight=ctx_weight,
-            k1=1.2,
-            b=0.75,
-            limit=2,
-        )
+        top2 = await bm25(conn, flt=flt, lexemes=lexemes, limit=2)
         want = sorted(bm25_scores(docs, lexemes).items(), key=lambda kv: -kv[1])[:2]
         assert [str(m) for m, _ in top2] == [m for m, _ in want]
 
