@@ -147,7 +147,7 @@ def print_table(summary: dict[str, Any]) -> None:
             if name in cats:
                 c = cats[name]
                 print(
-                    f"{mode:<10}{name:<14}{c['n']:>6}{c['recall@5']:>8.3f}"
+                    f"{mode:<20}{name:<14}{c['n']:>6}{c['recall@5']:>8.3f}"
                     f"{c['recall@10']:>8.3f}{c['recall@25']:>8.3f}"
                 )
         lat = cats["latency_ms"]

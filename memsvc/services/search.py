@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
 from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.algorithms import bm25, fusion
 from memsvc.algorithms.retention import elapsed_days, retention
@@ -83,72 +87,26 @@ async def search(
     timings: dict[str, float] = {}
     cube_key = tuple(sorted(set(cube_ids)))
     flt = req.filter or MemoryFilter(statuses=SEARCHABLE_STATUSES)
-    settings = rt.settings
-    pool = max(settings.search_pool, req.top_k)
-    want_lexical = req.mode in (SearchMode.HYBRID, SearchMode.LEXICAL)
     want_dense = req.mode in (SearchMode.HYBRID, SearchMode.DENSE)
-
-    vector = None
-    if want_dense:
-        t0 = time.perf_counter()
-        vector = (await rt.embedder.embed_async([req.query]))[0]
-        timings["embed"] = _ms(t0)
-
-    signals: dict[str, dict[uuid.UUID, float]] = {}
-    lexical_bound = 0.0
-    async with rt.db.transaction() as conn:
-        live = await cube_store.live_cube_ids(conn, tenant_id=tenant_id, cube_ids=list(cube_key))
-        if len(live) != len(cube_key):
-            raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
-        stats = rt.stats.get(cube_key)
-        if stats is None:
-            stats = await search_store.corpus_stats(
-                conn, cube_ids=cube_key, ctx_weight=settings.lexical_context_weight
+    # The query is embedded (CPU, in a thread) while the database runs the lexical signal.
+    embedding = asyncio.create_task(_embed_query(rt, req.query, timings)) if want_dense else None
+    try:
+        async with rt.db.transaction() as conn:
+            live = await cube_store.live_cube_ids(
+                conn, tenant_id=tenant_id, cube_ids=list(cube_key)
             )
-            rt.stats.put(cube_key, *stats)
-        n_docs, avg_len = stats
-        if want_lexical:
+            if len(live) != len(cube_key):
+                raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
+            signals, bound = await _signals(rt, conn, req, cube_key, flt, embedding, timings)
             t0 = time.perf_counter()
-            lexemes = await search_store.query_lexemes(conn, req.query)
-            dfs = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=lexemes)
-            lexical_bound = bm25.query_bound(n_docs, dfs, lexemes)
-            signals["lexical"] = dict(
-                await search_store.lexical_candidates(
-                    conn,
-                    cube_ids=cube_key,
-                    flt=flt,
-                    lexemes=lexemes,
-                    n_docs=n_docs,
-                    avg_len=avg_len,
-                    ctx_weight=settings.lexical_context_weight,
-                    k1=BM25_K1,
-                    b=BM25_B,
-                    limit=pool,
-                )
-            )
-            timings["lexical"] = _ms(t0)
-        if want_dense and vector is not None:
-            t0 = time.perf_counter()
-            signals["dense"] = dict(
-                await search_store.dense_candidates(
-                    conn,
-                    cube_ids=cube_key,
-                    flt=flt,
-                    vector=vector,
-                    limit=pool,
-                    exact=n_docs <= settings.dense_exact_max_rows,
-                    ef_search=settings.hnsw_ef_search,
-                )
-            )
-            timings["dense"] = _ms(t0)
-
-        t0 = time.perf_counter()
-        fused = _fuse(rt, req, signals, lexical_bound)
-        ranked = fusion.top(fused, req.top_k)
-        if req.min_score is not None:
-            ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
-        timings["fusion"] = _ms(t0)
-        found = await memory_store.get_many(conn, ids=[mid for mid, _ in ranked])
+            ranked = fusion.top(_fuse(rt, req, signals, bound), req.top_k)
+            if req.min_score is not None:
+                ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
+            timings["fusion"] = _ms(t0)
+            found = await memory_store.get_many(conn, ids=[mid for mid, _ in ranked])
+    finally:
+        if embedding is not None and not embedding.done():
+            embedding.cancel()
 
     now = datetime.now(UTC)
     hits = []
@@ -167,6 +125,70 @@ async def search(
         async with rt.db.transaction() as conn:
             await memory_store.reinforce(conn, ids=[h.memory.id for h in hits], now=now)
     return SearchResult(results=hits, took_ms=took_ms, timings_ms=timings)
+
+
+async def _embed_query(rt: Runtime, query: str, timings: dict[str, float]) -> np.ndarray:
+    t0 = time.perf_counter()
+    vector = (await rt.embedder.embed_async([query]))[0]
+    timings["embed"] = _ms(t0)
+    return vector
+
+
+async def _signals(
+    rt: Runtime,
+    conn: AsyncConnection,
+    req: SearchRequest,
+    cube_key: tuple[uuid.UUID, ...],
+    flt: MemoryFilter,
+    embedding: asyncio.Task[np.ndarray] | None,
+    timings: dict[str, float],
+) -> tuple[dict[str, dict[uuid.UUID, float]], float]:
+    """Each signal's candidates {memory id: raw score}, and the query's BM25 bound."""
+    settings = rt.settings
+    pool = max(settings.search_pool, req.top_k)
+    stats = rt.stats.get(cube_key)
+    if stats is None:
+        stats = await search_store.corpus_stats(
+            conn, cube_ids=cube_key, ctx_weight=settings.lexical_context_weight
+        )
+        rt.stats.put(cube_key, *stats)
+    n_docs, avg_len = stats
+    signals: dict[str, dict[uuid.UUID, float]] = {}
+    bound = 0.0
+    if req.mode in (SearchMode.HYBRID, SearchMode.LEXICAL):
+        t0 = time.perf_counter()
+        lexemes = await search_store.query_lexemes(conn, req.query)
+        dfs = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=lexemes)
+        bound = bm25.query_bound(n_docs, dfs, lexemes)
+        lexical = await search_store.lexical_candidates(
+            conn,
+            cube_ids=cube_key,
+            flt=flt,
+            lexemes=lexemes,
+            n_docs=n_docs,
+            avg_len=avg_len,
+            ctx_weight=settings.lexical_context_weight,
+            k1=BM25_K1,
+            b=BM25_B,
+            limit=pool,
+        )
+        signals["lexical"] = dict(lexical)
+        timings["lexical"] = _ms(t0)
+    if embedding is not None:
+        vector = await embedding
+        t0 = time.perf_counter()
+        dense = await search_store.dense_candidates(
+            conn,
+            cube_ids=cube_key,
+            flt=flt,
+            vector=vector,
+            limit=pool,
+            exact=n_docs <= settings.dense_exact_max_rows,
+            ef_search=settings.hnsw_ef_search,
+        )
+        signals["dense"] = dict(dense)
+        timings["dense"] = _ms(t0)
+    return signals, bound
 
 
 def _fuse(
