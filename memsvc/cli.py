@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The embedded server and Alembic narrate every step at INFO; keep their warnings only.
+    for chatty in ("pgserver", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args.func(args)
 
 

@@ -7,6 +7,7 @@ running as long as a process uses it and stops with the last one.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,10 @@ log = logging.getLogger(__name__)
 
 def start(data_dir: Path) -> str:
     """Start (or attach to) the embedded server; return a postgresql:// URL for it."""
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, containers): harmless.
+        warnings.simplefilter("ignore")
+        import pgserver
 
     pgdata = data_dir / "pgdata"
     pgdata.mkdir(parents=True, exist_ok=True)
