@@ -20,10 +20,18 @@ CUBE_NOT_FOUND = "no such cube (or it is not yours)"
 
 
 async def require_cube(
-    conn: AsyncConnection, principal: Principal, cube_id: uuid.UUID, *, lock: bool = False
+    conn: AsyncConnection,
+    principal: Principal,
+    cube_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    keep: bool = False,
 ) -> Cube:
+    """The caller's live cube; `lock` locks it for update, `keep` only against deletion."""
     tenant_id = principal.require_tenant()
-    cube = await cube_store.get_cube(conn, tenant_id=tenant_id, cube_id=cube_id, lock=lock)
+    cube = await cube_store.get_cube(
+        conn, tenant_id=tenant_id, cube_id=cube_id, lock=lock, keep=keep
+    )
     if cube is None:
         raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
     return cube

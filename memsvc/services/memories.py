@@ -84,7 +84,7 @@ async def add_memories(
     vectors = await rt.embedder.embed_async([item.content for item in items])
     now = datetime.now(UTC)
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id, lock=False)
+        await require_cube(conn, principal, cube_id, keep=True)
         sessions = sorted({i.session_id for i in items if i.session_id is not None})
         last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
         rows = []

@@ -46,12 +46,17 @@ async def get_cube(
     cube_id: uuid.UUID,
     include_deleted: bool = False,
     lock: bool = False,
+    keep: bool = False,
 ) -> Cube | None:
     query = select(cubes).where(cubes.c.id == cube_id, cubes.c.tenant_id == tenant_id)
     if not include_deleted:
         query = query.where(cubes.c.deleted_at.is_(None))
     if lock:
         query = query.with_for_update()
+    elif keep:
+        # FOR KEY SHARE: writers of memories keep the cube from being deleted under them
+        # (a concurrent hard delete waits, or has already made this lookup miss).
+        query = query.with_for_update(read=True, key_share=True)
     row = (await conn.execute(query)).first()
     return Cube.from_row(row._mapping) if row else None
 
