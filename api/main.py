@@ -11,10 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routes import admin, cubes, health, jobs, memories, search
+from api.routes import admin, cubes, health, jobs, memories, search, usage
 from memsvc import __version__
 from memsvc.config import Settings, get_settings
 from memsvc.models.embedder import Embedder
+from memsvc.models.llm import LLM
 from memsvc.services.runtime import Runtime
 from memsvc.store.db import Database, create_engine
 
@@ -75,6 +76,7 @@ def create_app(
     *,
     database_url: str | None = None,
     embedder: Embedder | None = None,
+    llm: LLM | None = None,
 ) -> FastAPI:
     """Build the app. `database_url` must point at a migrated database (see memsvc.cli)."""
     settings = settings or get_settings()
@@ -86,7 +88,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(create_engine(url, pool_size=settings.db_pool_size))
-        app.state.runtime = Runtime(settings=settings, db=db, embedder=shared_embedder)
+        app.state.runtime = Runtime(
+            settings=settings, db=db, embedder=shared_embedder, llm_override=llm
+        )
         try:
             yield
         finally:
@@ -100,7 +104,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (health, admin, cubes, memories, search, jobs):
+    for module in (health, admin, cubes, memories, search, jobs, usage):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

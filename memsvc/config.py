@@ -84,6 +84,30 @@ class Settings(BaseSettings):
     )
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW beam width.")
 
+    # --- LLM tier (optional: without a model every feature runs its deterministic path) ----
+    llm_model: str | None = Field(
+        default=None,
+        description="litellm model string (e.g. `openai/gpt-4o-mini`, `ollama/llama3.1`); "
+        "unset: no LLM calls, deterministic fallbacks everywhere.",
+    )
+    llm_api_base: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible server (Ollama, vLLM, ...) for llm_model.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for llm_model; unset: the provider's own env variable."
+    )
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="Seconds per LLM request.")
+    llm_max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Corrective retries after invalid output before the deterministic fallback.",
+    )
+    llm_temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="Sampling temperature of LLM calls."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -92,6 +116,10 @@ class Settings(BaseSettings):
     @property
     def admin_key_value(self) -> str | None:
         return self.admin_key.get_secret_value() if self.admin_key else None
+
+    @property
+    def llm_api_key_value(self) -> str | None:
+        return self.llm_api_key.get_secret_value() if self.llm_api_key else None
 
 
 @lru_cache

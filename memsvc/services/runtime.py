@@ -1,4 +1,4 @@
-"""What every use case needs at hand: settings, the database and the embedding model."""
+"""What every use case needs at hand: settings, the database, the embedding model, the LLM."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 
 from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
+from memsvc.models.llm import LLM
 from memsvc.store.db import Database
 
 
@@ -42,3 +43,11 @@ class Runtime:
     db: Database
     embedder: Embedder
     stats: StatsCache = dataclasses.field(default_factory=StatsCache)
+    # The LLM layer; unset: built from settings on first use (cheap: litellm loads lazily).
+    llm_override: LLM | None = None
+
+    @property
+    def llm(self) -> LLM:
+        if self.llm_override is None:
+            self.llm_override = LLM(self.settings)
+        return self.llm_override

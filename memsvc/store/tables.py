@@ -117,3 +117,19 @@ memory_versions = Table(
     Column("snapshot", JSONB, nullable=False),
     Column("created_at", TZ, nullable=False),
 )
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("cube_id", Uuid),  # no foreign key: usage outlives a hard-deleted cube
+    Column("task", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float),  # NULL: the model's price is unknown
+    Column("created_at", TZ, nullable=False),
+)
