@@ -316,34 +316,22 @@ class LLM:
                 },
             ]
 
-        if value is not None:
-            result: LLMResult[T] = LLMResult(
-                value=value,
-                source="llm",
-                attempts=attempts,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=cost,
-                cost_known=cost_known,
-                model=model,
-                errors=tuple(errors),
-            )
-        else:
+        if value is None:
             log.warning(
                 "LLM task %s fell back after %d attempt(s): %s", task, attempts, errors[-1:]
             )
-            result = LLMResult(
-                value=fallback(),
-                source="fallback",
-                attempts=attempts,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=cost,
-                cost_known=cost_known,
-                fallback_reason=reason,
-                model=model,
-                errors=tuple(errors),
-            )
+        result: LLMResult[T] = LLMResult(
+            value=value if value is not None else fallback(),
+            source="llm" if value is not None else "fallback",
+            attempts=attempts,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost,
+            cost_known=cost_known,
+            fallback_reason=None if value is not None else reason,
+            model=model,
+            errors=tuple(errors),
+        )
         if usage_sink is not None:
             record = UsageRecord(
                 task=task,
