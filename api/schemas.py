@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from memsvc.domain.types import ChangeKind, FusionMethod, MemoryType, Scope, SearchMode, Status
+from memsvc.domain.types import (
+    ChangeKind,
+    FusionMethod,
+    MemoryType,
+    Scope,
+    SearchMode,
+    Status,
+    TimeUse,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -190,7 +198,30 @@ class MemoryOut(Out):
     recall_count: int
     valid_from: datetime | None
     valid_to: datetime | None
-    links: list[dict[str, Any]] = Field(default_factory=list)
+    links: list[LinkOut] | None = Field(
+        default=None, description="Only with include_links (search) or from the links endpoint."
+    )
+
+
+class LinkOut(Out):
+    """A link as seen from one memory: `out` when that memory's note made it."""
+
+    memory_id: uuid.UUID = Field(validation_alias="other_id")
+    direction: Literal["out", "in"]
+    link_type: str
+    weight: float
+    created_by: Literal["llm", "heuristic"]
+    created_at: datetime
+
+
+class LinkedMemoryOut(BaseModel):
+    link: LinkOut
+    memory: MemoryOut
+
+
+class LinksOut(BaseModel):
+    memory_id: uuid.UUID
+    links: list[LinkedMemoryOut]
 
 
 class AddMemoriesOut(BaseModel):
@@ -258,6 +289,13 @@ class FusionIn(Model):
     dense_weight: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Default: MEMSVC_FUSION_DENSE_WEIGHT."
     )
+    graph_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the entity-graph signal; 0 leaves it out. "
+        "Default: MEMSVC_FUSION_GRAPH_WEIGHT.",
+    )
 
 
 class SearchIn(Model):
@@ -266,10 +304,21 @@ class SearchIn(Model):
     mode: SearchMode = SearchMode.HYBRID
     memory_types: list[MemoryType] | None = None
     filters: SearchFilters | None = None
-    include_links: bool = False
+    include_links: bool = Field(
+        default=False, description="Give each hit its strongest links, with the linked memories."
+    )
     min_score: float | None = None
     as_of: AwareDatetime | None = None
     fusion: FusionIn | None = Field(default=None, description="How `hybrid` fuses (tuning).")
+    time: TimeUse = Field(
+        default=TimeUse.AUTO,
+        description="A time expression in the query ('last week', 'in May 2023'): `auto` "
+        "favours memories that happened then, `filter` keeps only those, `off` ignores it.",
+    )
+    now: AwareDatetime | None = Field(
+        default=None,
+        description="The moment relative times are read from; default as_of, else now.",
+    )
 
 
 class MultiSearchIn(SearchIn):
@@ -280,9 +329,47 @@ class SearchHitOut(BaseModel):
     memory: MemoryOut
     score: float
     scores: dict[str, float]
+    linked: list[LinkedMemoryOut] | None = Field(
+        default=None, description="With include_links: the hit's linked memories."
+    )
+
+
+class TimeWindowOut(Out):
+    expression: str
+    start: datetime
+    end: datetime
 
 
 class SearchOut(BaseModel):
     results: list[SearchHitOut]
     took_ms: float
     timings_ms: dict[str, float] = Field(description="Time spent per stage (embed, each signal).")
+    time_windows: list[TimeWindowOut] = Field(
+        default_factory=list, description="Time expressions found in the query, resolved."
+    )
+
+
+# --- entity graph -------------------------------------------------------------------------
+class GraphNodeOut(Out):
+    id: int
+    key: str
+    memory_count: int
+    created_at: datetime
+
+
+class GraphEdgeOut(Out):
+    id: int
+    src_id: int
+    dst_id: int
+    relation: str
+    kind: Literal["relation", "synonym"]
+    weight: float
+    memory_id: uuid.UUID | None = Field(description="The memory a relation was extracted from.")
+
+
+class GraphOut(Out):
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]
+    next_cursor: str | None
+    counts: dict[str, int]
+    version: int

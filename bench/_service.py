@@ -36,6 +36,10 @@ async def service(url: str | None, database_url: str | None) -> AsyncIterator[ht
         database_url = embedded.start(Path(tmp.name))
     migrate.upgrade(database_url, settings)
     app = create_app(settings, database_url=database_url)
+    # Background enrichment runs on a worker inside this process, as `memsvc serve` does.
+    from workers.runner import attach_worker
+
+    attach_worker(app, database_url, concurrency=2)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -8,8 +8,14 @@ its own line), scored as ../shared/data/README.md describes. Prints a table, wri
 
     .venv/bin/python -m bench.locomo [--modes lexical,dense,hybrid] [--json PATH] [--limit N]
 
-A mode is `lexical`, `dense`, `hybrid`, or a hybrid variant `hybrid/<fusion>/<dense weight>`
-(e.g. `hybrid/minmax/0.4`, `hybrid/rrf/0.5`) to compare fusion methods in the same run.
+A mode is `lexical`, `dense`, `graph`, `hybrid`, or a hybrid variant
+`hybrid/<fusion>/<dense weight>` (e.g. `hybrid/minmax/0.4`, `hybrid/rrf/0.5`) to compare fusion
+methods in the same run, with optional flags: `+nograph` (hybrid without the entity-graph
+signal: the baseline of the same run), `+links` (each hit followed by its A-MEM linked notes,
+A-MEM's retrieval; the list is cut at k like any other).
+
+Ingestion waits for each cube's background enrichment (notes, links, entity graph) to finish,
+run by a worker inside the benchmark process (or the server's, with --url).
 """
 
 from __future__ import annotations
@@ -79,27 +85,54 @@ def evidence_ids(raw: list[str], known: set[str]) -> list[str]:
     return out
 
 
-async def ingest(client: httpx.AsyncClient, sample: dict[str, Any]) -> str:
+async def ingest(client: httpx.AsyncClient, sample: dict[str, Any]) -> tuple[str, float]:
+    """Store the conversation; wait for its enrichment. Returns the cube and the seconds the
+    enrichment took after the last add returned."""
     cube = await client.post("/v1/cubes", json={"name": sample["sample_id"]})
     cube.raise_for_status()
     cube_id = cube.json()["id"]
     items = turns(sample)
+    jobs = []
     for start in range(0, len(items), 500):
         r = await client.post(
             f"/v1/cubes/{cube_id}/memories", json={"items": items[start : start + 500]}
         )
         r.raise_for_status()
-    return cube_id
+        if r.json().get("job_id"):
+            jobs.append(r.json()["job_id"])
+    t0 = time.perf_counter()
+    for job_id in jobs:
+        while True:
+            job = (await client.get(f"/v1/jobs/{job_id}")).json()
+            if job["status"] == "failed":
+                raise RuntimeError(f"enrichment job failed: {job}")
+            if job["status"] == "done":
+                break
+            await asyncio.sleep(0.5)
+    return cube_id, time.perf_counter() - t0
 
 
 def search_body(question: str, mode: str) -> dict[str, Any]:
     body: dict[str, Any] = {"query": question, "top_k": max(KS)}
-    name, _, variant = mode.partition("/")
+    base, *flags = mode.split("+")
+    name, _, variant = base.partition("/")
     body["mode"] = name
+    fusion: dict[str, Any] = {}
     if variant:
         method, _, weight = variant.partition("/")
-        body["fusion"] = {"method": method, **({"dense_weight": float(weight)} if weight else {})}
+        fusion = {"method": method, **({"dense_weight": float(weight)} if weight else {})}
+    if "nograph" in flags:
+        fusion["graph_weight"] = 0.0
+    if fusion:
+        body["fusion"] = fusion
+    if "links" in flags:
+        body["include_links"] = True
     return body
+
+
+def _dia_ids(memory: dict[str, Any]) -> list[str]:
+    dia = memory["metadata"].get("dia_id")
+    return [d for d in (dia if isinstance(dia, list) else [dia]) if d]
 
 
 async def ask(
@@ -110,10 +143,11 @@ async def ask(
     body = r.json()
     ranked: list[str] = []
     for hit in body["results"]:
-        dia = hit["memory"]["metadata"].get("dia_id")
-        for d in dia if isinstance(dia, list) else [dia]:
-            if d and d not in ranked:
-                ranked.append(d)
+        memories = [hit["memory"], *(x["memory"] for x in hit.get("linked") or [])]
+        for memory in memories:
+            for d in _dia_ids(memory):
+                if d not in ranked:
+                    ranked.append(d)
     return ranked, body["took_ms"]
 
 
@@ -163,11 +197,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     async with service(args.url, args.database_url) as admin:
         client = await tenant_client(admin)
-        ingest_seconds = 0.0
+        ingest_seconds = enrich_seconds = 0.0
         for sample in data:
             t0 = time.perf_counter()
-            cube_id = await ingest(client, sample)
+            cube_id, enrich_wait = await ingest(client, sample)
             ingest_seconds += time.perf_counter() - t0
+            enrich_seconds += enrich_wait
             known = {t["metadata"]["dia_id"] for t in turns(sample)}
             for qa in sample["qa"]:
                 evidence = evidence_ids(qa.get("evidence", []), known)
@@ -194,6 +229,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "results": summary,
         "questions": len(per_question),
         "ingest_seconds": round(ingest_seconds, 1),
+        "enrichment_wait_seconds": round(enrich_seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
         "machine": {
             "platform": platform.platform(),
@@ -207,7 +243,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--modes", default="lexical,dense,hybrid,hybrid/minmax/0.4,hybrid/rrf/0.5")
+    parser.add_argument(
+        "--modes",
+        default="lexical,dense,graph,hybrid+nograph,hybrid,hybrid+links,hybrid/minmax/0.4,"
+        "hybrid/rrf/0.5",
+    )
     parser.add_argument("--json", default="bench/results/locomo.json")
     parser.add_argument("--limit", type=int, default=0, help="first N conversations only")
     parser.add_argument("--url", default=None, help="a running memsvc server (default: in-process)")

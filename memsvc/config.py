@@ -83,6 +83,38 @@ class Settings(BaseSettings):
         description="Cubes up to this size are searched exactly; larger ones through HNSW.",
     )
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW beam width.")
+    fusion_graph_weight: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the entity-graph (PPR) signal in hybrid fusion; 0 turns it off.",
+    )
+    time_boost_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="How much a time expression in the query favours memories of that time.",
+    )
+    time_boost_half_life_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        description="Outside the asked-for window the time boost halves every this many days.",
+    )
+
+    # --- memory organisation (background enrichment: A-MEM notes, links, entity graph) -----
+    enrichment: bool = Field(
+        default=True,
+        description="Build notes, links and the entity graph of new memories in the background.",
+    )
+    link_top_k: int = Field(
+        default=5, ge=1, le=50, description="Nearest notes a new note may link to (A-MEM k)."
+    )
+    synonym_threshold: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="Cosine from which two entity nodes get a synonym edge (HippoRAG).",
+    )
 
     # --- LLM tier (optional: without a model every feature runs its deterministic path) ----
     llm_model: str | None = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ from procrastinate import JobContext
 from sqlalchemy import exc as sa_exc
 
 from memsvc.errors import Unavailable
-from memsvc.services import jobs
+from memsvc.services import enrichment, jobs
 from memsvc.services.runtime import Runtime
 
 # Retry only what may heal by itself (the database coming back); a bug or a vanished cube fails
@@ -40,6 +41,26 @@ async def reindex_cube(
     return {"memories": result.memories, "rewritten": result.rewritten}
 
 
+async def enrich_memories(
+    context: JobContext,
+    *,
+    job_id: str,
+    tenant_id: str,
+    cube_id: str,
+    memory_ids: list[str],
+    **_: Any,
+) -> dict[str, Any]:
+    result = await enrichment.enrich_memories(
+        runtime_of(context),
+        job_id=uuid.UUID(job_id),
+        tenant_id=uuid.UUID(tenant_id),
+        cube_id=uuid.UUID(cube_id),
+        memory_ids=[uuid.UUID(mid) for mid in memory_ids],
+    )
+    return dataclasses.asdict(result)
+
+
 def register(app: procrastinate.App) -> None:
     """Declare every task on an App (a fresh App per process or test; see workers.app)."""
     app.task(name=jobs.REINDEX_CUBE, pass_context=True, retry=TRANSIENT)(reindex_cube)
+    app.task(name=enrichment.ENRICH_MEMORIES, pass_context=True, retry=TRANSIENT)(enrich_memories)

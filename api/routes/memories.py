@@ -48,8 +48,10 @@ async def add_memories(
         )
         for item in body.items
     ]
-    created = await memories.add_memories(rt, principal, cube_id, items)
-    return AddMemoriesOut(items=[MemoryOut.model_validate(m) for m in created])
+    added = await memories.add_memories(rt, principal, cube_id, items)
+    return AddMemoriesOut(
+        items=[MemoryOut.model_validate(m) for m in added.memories], job_id=added.job_id
+    )
 
 
 @router.get("", response_model=MemoryList)

@@ -7,11 +7,20 @@ import uuid
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, RuntimeDep
-from api.schemas import FusionIn, MemoryOut, MultiSearchIn, SearchHitOut, SearchIn, SearchOut
+from api.routes.links import linked_out
+from api.schemas import (
+    FusionIn,
+    MemoryOut,
+    MultiSearchIn,
+    SearchHitOut,
+    SearchIn,
+    SearchOut,
+    TimeWindowOut,
+)
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import SEARCHABLE_STATUSES
 from memsvc.services import search
-from memsvc.services.search import SearchRequest, SearchResult
+from memsvc.services.search import Hit, SearchRequest, SearchResult
 
 router = APIRouter(tags=["search"])
 
@@ -40,17 +49,27 @@ def _request(body: SearchIn) -> SearchRequest:
         include_links=body.include_links,
         fusion=fusion.method,
         dense_weight=fusion.dense_weight,
+        graph_weight=fusion.graph_weight,
+        time=body.time,
+        now=body.now,
     )
 
 
-def _out(result: SearchResult) -> SearchOut:
+def _hit(hit: Hit, include_links: bool) -> SearchHitOut:
+    memory = MemoryOut.model_validate(hit.memory)
+    if not include_links:
+        return SearchHitOut(memory=memory, score=hit.score, scores=hit.scores)
+    linked = [linked_out(note) for note in hit.links]
+    memory.links = [item.link for item in linked]
+    return SearchHitOut(memory=memory, score=hit.score, scores=hit.scores, linked=linked)
+
+
+def _out(result: SearchResult, include_links: bool) -> SearchOut:
     return SearchOut(
-        results=[
-            SearchHitOut(memory=MemoryOut.model_validate(h.memory), score=h.score, scores=h.scores)
-            for h in result.results
-        ],
+        results=[_hit(h, include_links) for h in result.results],
         took_ms=result.took_ms,
         timings_ms=result.timings_ms,
+        time_windows=[TimeWindowOut.model_validate(w) for w in result.time_windows],
     )
 
 
@@ -58,11 +77,13 @@ def _out(result: SearchResult) -> SearchOut:
 async def search_cube(
     cube_id: uuid.UUID, body: SearchIn, rt: RuntimeDep, principal: PrincipalDep
 ) -> SearchOut:
-    """Search a cube: `hybrid` (default), `dense` or `lexical`. Counts as a recall."""
-    return _out(await search.search(rt, principal, [cube_id], _request(body)))
+    """Search a cube: `hybrid` (default), `dense`, `lexical` or `graph`. Counts as a recall."""
+    result = await search.search(rt, principal, [cube_id], _request(body))
+    return _out(result, body.include_links)
 
 
 @router.post("/v1/search", response_model=SearchOut)
 async def search_cubes(body: MultiSearchIn, rt: RuntimeDep, principal: PrincipalDep) -> SearchOut:
     """Search several of your cubes as one corpus."""
-    return _out(await search.search(rt, principal, body.cube_ids, _request(body)))
+    result = await search.search(rt, principal, body.cube_ids, _request(body))
+    return _out(result, body.include_links)

@@ -42,6 +42,7 @@ class ChangeKind(StrEnum):
     USER_UPDATE = "user_update"
     MERGE = "merge"
     EVOLUTION = "evolution"
+    ENRICHMENT = "enrichment"  # the memory's own note (keywords, tags, context) was built
     FORGETTING = "forgetting"
     CONSOLIDATION = "consolidation"
     RESTORE = "restore"
@@ -53,6 +54,14 @@ class Scope(StrEnum):
     WRITE = "write"
     ADMIN = "admin"
     SECRETS = "secrets"
+
+
+class TimeUse(StrEnum):
+    """What search does with a time expression in the query ("last week", "in May 2023")."""
+
+    AUTO = "auto"  # favour memories that happened then (a boost on occurred_at)
+    FILTER = "filter"  # only memories that happened then
+    OFF = "off"  # ignore it
 
 
 class SearchMode(StrEnum):

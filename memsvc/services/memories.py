@@ -15,6 +15,7 @@ from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import Memory, MemoryVersion, changed_fields, content_hash
 from memsvc.domain.types import ALLOWED_STATUS_CHANGES, ChangeKind, MemoryType, Scope, Status
 from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from memsvc.services import enrichment
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import require_cube
 from memsvc.services.runtime import Runtime
@@ -72,10 +73,17 @@ def _validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Added:
+    memories: list[Memory]
+    job_id: uuid.UUID | None  # the background enrichment of these memories, if any
+
+
 async def add_memories(
     rt: Runtime, principal: Principal, cube_id: uuid.UUID, items: list[NewMemory]
-) -> list[Memory]:
-    """Store a batch atomically. The ids returned are final."""
+) -> Added:
+    """Store a batch atomically and queue its enrichment (same transaction). The ids returned
+    are final: enrichment updates the same memories."""
     principal.require(Scope.WRITE)
     fields = _validate_batch(rt, items)
     # Check the cube before spending seconds on embeddings.
@@ -84,7 +92,7 @@ async def add_memories(
     vectors = await rt.embedder.embed_async([item.content for item in items])
     now = datetime.now(UTC)
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id, keep=True)
+        cube = await require_cube(conn, principal, cube_id, keep=True)
         sessions = sorted({i.session_id for i in items if i.session_id is not None})
         last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
         rows = []
@@ -135,7 +143,10 @@ async def add_memories(
                 for mem in created
             ],
         )
-    return created
+        job_id = await enrichment.enqueue(
+            rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
+        )
+    return Added(memories=created, job_id=job_id)
 
 
 def _version_row(
@@ -208,6 +219,7 @@ async def update_memory(
         vector = (await rt.embedder.embed_async([changes["content"]]))[0]
     async with rt.db.transaction() as conn:
         before = await _locked_memory(conn, principal, cube_id, memory_id)
+        tenant_id = principal.require_tenant()
         values, kind = _plan_update(before, changes, expected_version)
         if not values:
             return before
@@ -227,6 +239,10 @@ async def update_memory(
         )
         if content_changed:
             await memory_store.refresh_neighbour_context(conn, memory_id=memory_id)
+            # The note, links and graph facts described the old text: build them anew.
+            await enrichment.enqueue(
+                rt, conn, tenant_id=tenant_id, cube_id=cube_id, memory_ids=[memory_id]
+            )
     return after
 
 
@@ -284,6 +300,7 @@ async def delete_memory(
     async with rt.db.transaction() as conn:
         memory = await _locked_memory(conn, principal, cube_id, memory_id)
         if hard:
+            await enrichment.purge_facts(conn, cube_id=cube_id, memory_id=memory_id)
             await memory_store.hard_delete(conn, memory_id=memory_id)
             return
         if memory.status == Status.DELETED.value:

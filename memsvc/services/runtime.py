@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import threading
 import time
 import uuid
 
+from memsvc.algorithms import hipporag
 from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
 from memsvc.models.llm import LLM
@@ -38,11 +41,38 @@ class StatsCache:
 
 
 @dataclasses.dataclass
+class GraphCache:
+    """The last few cubes' graph indexes, keyed by cube and checked against its version."""
+
+    max_cubes: int = 32
+    _entries: collections.OrderedDict[uuid.UUID, hipporag.GraphIndex] = dataclasses.field(
+        default_factory=collections.OrderedDict
+    )
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def get(self, cube_id: uuid.UUID, version: int) -> hipporag.GraphIndex | None:
+        with self._lock:
+            index = self._entries.get(cube_id)
+            if index is None or index.version != version:
+                return None
+            self._entries.move_to_end(cube_id)
+            return index
+
+    def put(self, cube_id: uuid.UUID, index: hipporag.GraphIndex) -> None:
+        with self._lock:
+            self._entries[cube_id] = index
+            self._entries.move_to_end(cube_id)
+            while len(self._entries) > self.max_cubes:
+                self._entries.popitem(last=False)
+
+
+@dataclasses.dataclass
 class Runtime:
     settings: Settings
     db: Database
     embedder: Embedder
     stats: StatsCache = dataclasses.field(default_factory=StatsCache)
+    graphs: GraphCache = dataclasses.field(default_factory=GraphCache)
     # The LLM layer; unset: built from settings on first use (cheap: litellm loads lazily).
     llm_override: LLM | None = None
 

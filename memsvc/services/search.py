@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from memsvc.algorithms import bm25, fusion
+from memsvc.algorithms import bm25, fusion, timeexpr
 from memsvc.algorithms.retention import elapsed_days, retention
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import Memory
-from memsvc.domain.types import SEARCHABLE_STATUSES, FusionMethod, Scope, SearchMode
+from memsvc.domain.types import SEARCHABLE_STATUSES, FusionMethod, Scope, SearchMode, TimeUse
 from memsvc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from memsvc.services import graph
+from memsvc.services import links as link_service
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import CUBE_NOT_FOUND
 from memsvc.services.runtime import Runtime
@@ -39,6 +41,9 @@ class SearchRequest:
     include_links: bool = False
     fusion: FusionMethod = FusionMethod.CALIBRATED
     dense_weight: float | None = None  # None: the configured fusion_dense_weight
+    graph_weight: float | None = None  # None: the configured fusion_graph_weight
+    time: TimeUse = TimeUse.AUTO
+    now: datetime | None = None  # what "last week" is relative to; None: as_of, else now
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Hit:
     memory: Memory
     score: float
     scores: dict[str, float]
+    links: list[link_service.LinkedNote] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +59,10 @@ class SearchResult:
     results: list[Hit]
     took_ms: float
     timings_ms: dict[str, float]
+    time_windows: list[timeexpr.TimeWindow] = dataclasses.field(default_factory=list)
+
+
+LINKS_PER_HIT = 5
 
 
 def _validate(rt: Runtime, req: SearchRequest) -> None:
@@ -67,12 +77,51 @@ def _validate(rt: Runtime, req: SearchRequest) -> None:
         raise InvalidRequest(
             f"top_k must be between 1 and {rt.settings.max_top_k}", code="invalid_top_k"
         )
-    if req.mode is SearchMode.GRAPH:
-        raise InvalidRequest(
-            "mode 'graph' needs the entity graph, which this version does not build yet; "
-            "use 'hybrid', 'dense' or 'lexical'",
-            code="mode_not_available",
-        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What a request needs, worked out before any I/O."""
+
+    flt: MemoryFilter
+    windows: list[timeexpr.TimeWindow]
+    want_dense: bool
+    want_graph: bool
+    entities: list[str]
+    graph_weight: float
+
+
+def _plan(rt: Runtime, req: SearchRequest) -> _Plan:
+    flt = req.filter or MemoryFilter(statuses=SEARCHABLE_STATUSES)
+    windows: list[timeexpr.TimeWindow] = []
+    if req.time is not TimeUse.OFF:
+        reference = req.now or flt.as_of or datetime.now(UTC)
+        windows = timeexpr.find_time_windows(req.query, reference)
+    if windows and req.time is TimeUse.FILTER:
+        flt = _within(flt, windows)
+    graph_weight = rt.settings.fusion_graph_weight if req.graph_weight is None else req.graph_weight
+    want_graph = req.mode is SearchMode.GRAPH or (
+        req.mode is SearchMode.HYBRID and graph_weight > 0
+    )
+    return _Plan(
+        flt=flt,
+        windows=windows,
+        want_dense=req.mode is not SearchMode.LEXICAL,
+        want_graph=want_graph,
+        entities=graph.query_entities(req.query) if want_graph else [],
+        graph_weight=graph_weight,
+    )
+
+
+def _within(flt: MemoryFilter, windows: list[timeexpr.TimeWindow]) -> MemoryFilter:
+    """The filter narrowed to the span of the query's time windows."""
+    start = min(w.start for w in windows)
+    end = max(w.end for w in windows)
+    if flt.occurred_after is not None:
+        start = max(start, flt.occurred_after)
+    if flt.occurred_before is not None:
+        end = min(end, flt.occurred_before)
+    return dataclasses.replace(flt, occurred_after=start, occurred_before=end)
 
 
 async def search(
@@ -86,10 +135,14 @@ async def search(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     cube_key = tuple(sorted(set(cube_ids)))
-    flt = req.filter or MemoryFilter(statuses=SEARCHABLE_STATUSES)
-    want_dense = req.mode in (SearchMode.HYBRID, SearchMode.DENSE)
-    # The query is embedded (CPU, in a thread) while the database runs the lexical signal.
-    embedding = asyncio.create_task(_embed_query(rt, req.query, timings)) if want_dense else None
+    plan = _plan(rt, req)
+    # The query (and its entities) are embedded (CPU, in a thread) while the database runs
+    # the lexical signal.
+    embedding = (
+        asyncio.create_task(_embed_query(rt, [req.query, *plan.entities], timings))
+        if plan.want_dense
+        else None
+    )
     try:
         async with rt.db.transaction() as conn:
             live = await cube_store.live_cube_ids(
@@ -97,13 +150,24 @@ async def search(
             )
             if len(live) != len(cube_key):
                 raise NotFound(CUBE_NOT_FOUND, code="cube_not_found")
-            signals, bound = await _signals(rt, conn, req, cube_key, flt, embedding, timings)
+            signals, bound = await _signals(rt, conn, req, plan, cube_key, embedding, timings)
             t0 = time.perf_counter()
-            ranked = fusion.top(_fuse(rt, req, signals, bound), req.top_k)
+            fused = _fuse(rt, req, plan, signals, bound)
+            boosts = await _time_boosts(rt, conn, req, plan, fused)
+            if boosts:
+                fused = _boosted(rt, fused, boosts)
+            ranked = fusion.top(fused, req.top_k)
             if req.min_score is not None:
                 ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
             timings["fusion"] = _ms(t0)
             found = await memory_store.get_many(conn, ids=[mid for mid, _ in ranked])
+            linked = (
+                await link_service.linked_notes(
+                    conn, [m for m, _ in ranked], per_memory=LINKS_PER_HIT
+                )
+                if req.include_links
+                else {}
+            )
     finally:
         if embedding is not None and not embedding.done():
             embedding.cancel()
@@ -115,36 +179,43 @@ async def search(
         if memory is None:  # hard-deleted between the two reads
             continue
         scores = {name: round(values[mid], 6) for name, values in signals.items() if mid in values}
+        if mid in boosts:
+            scores["time"] = round(boosts[mid], 6)
         since = memory.last_recalled_at or memory.created_at
         scores["retention"] = round(
             retention(elapsed_days(since, now), memory.strength, RETENTION_TAU_DAYS), 6
         )
-        hits.append(Hit(memory=memory, score=round(score, 6), scores=scores))
+        hits.append(
+            Hit(memory=memory, score=round(score, 6), scores=scores, links=linked.get(mid, []))
+        )
     took_ms = _ms(started)
     if hits:
         async with rt.db.transaction() as conn:
             await memory_store.reinforce(conn, ids=[h.memory.id for h in hits], now=now)
-    return SearchResult(results=hits, took_ms=took_ms, timings_ms=timings)
+    return SearchResult(
+        results=hits, took_ms=took_ms, timings_ms=timings, time_windows=plan.windows
+    )
 
 
-async def _embed_query(rt: Runtime, query: str, timings: dict[str, float]) -> np.ndarray:
+async def _embed_query(rt: Runtime, texts: list[str], timings: dict[str, float]) -> np.ndarray:
     t0 = time.perf_counter()
-    vector = (await rt.embedder.embed_async([query]))[0]
+    vectors = await rt.embedder.embed_async(texts)
     timings["embed"] = _ms(t0)
-    return vector
+    return vectors
 
 
 async def _signals(
     rt: Runtime,
     conn: AsyncConnection,
     req: SearchRequest,
+    plan: _Plan,
     cube_key: tuple[uuid.UUID, ...],
-    flt: MemoryFilter,
     embedding: asyncio.Task[np.ndarray] | None,
     timings: dict[str, float],
 ) -> tuple[dict[str, dict[uuid.UUID, float]], float]:
     """Each signal's candidates {memory id: raw score}, and the query's BM25 bound."""
     settings = rt.settings
+    flt = plan.flt
     pool = max(settings.search_pool, req.top_k)
     stats = rt.stats.get(cube_key)
     if stats is None:
@@ -157,7 +228,10 @@ async def _signals(
     bound = 0.0
     if req.mode in (SearchMode.HYBRID, SearchMode.LEXICAL):
         t0 = time.perf_counter()
-        lexemes = await search_store.query_lexemes(conn, req.query)
+        # "May" or "2023" in "what did I do in May 2023" are about when, not what: the time
+        # boost handles them, and as words they would match unrelated memories.
+        text = timeexpr.strip_time_expressions(req.query) if plan.windows else req.query
+        lexemes = await search_store.query_lexemes(conn, text)
         dfs = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=lexemes)
         bound = bm25.query_bound(n_docs, dfs, lexemes)
         lexical = await search_store.lexical_candidates(
@@ -175,25 +249,42 @@ async def _signals(
         signals["lexical"] = dict(lexical)
         timings["lexical"] = _ms(t0)
     if embedding is not None:
-        vector = await embedding
+        vectors = await embedding
         t0 = time.perf_counter()
         dense = await search_store.dense_candidates(
             conn,
             cube_ids=cube_key,
             flt=flt,
-            vector=vector,
+            vector=vectors[0],
             limit=pool,
             exact=n_docs <= settings.dense_exact_max_rows,
             ef_search=settings.hnsw_ef_search,
         )
         signals["dense"] = dict(dense)
         timings["dense"] = _ms(t0)
+        if plan.want_graph:
+            t0 = time.perf_counter()
+            scores = await graph.graph_signal(
+                rt,
+                conn,
+                cube_ids=cube_key,
+                entities=plan.entities,
+                entity_vectors=vectors[1:],
+                dense=signals["dense"],
+                limit=pool,
+            )
+            allowed = await search_store.filter_ids(
+                conn, cube_ids=cube_key, flt=flt, ids=list(scores)
+            )
+            signals["graph"] = {mid: s for mid, s in scores.items() if mid in allowed}
+            timings["graph"] = _ms(t0)
     return signals, bound
 
 
 def _fuse(
     rt: Runtime,
     req: SearchRequest,
+    plan: _Plan,
     signals: dict[str, dict[uuid.UUID, float]],
     lexical_bound: float,
 ) -> dict[uuid.UUID, float]:
@@ -201,8 +292,15 @@ def _fuse(
         return signals.get("lexical", {})
     if req.mode is SearchMode.DENSE:
         return signals.get("dense", {})
+    if req.mode is SearchMode.GRAPH:
+        # No query entity in the graph: HippoRAG 2 answers with dense retrieval alone.
+        return signals.get("graph") or signals.get("dense", {})
     dense_weight = rt.settings.fusion_dense_weight if req.dense_weight is None else req.dense_weight
-    weights = {"dense": dense_weight, "lexical": 1.0 - dense_weight}
+    weights = {
+        "dense": dense_weight,
+        "lexical": 1.0 - dense_weight,
+        "graph": plan.graph_weight,
+    }
     if req.fusion is FusionMethod.RRF:
         return fusion.rrf_fusion(signals, weights)
     if req.fusion is FusionMethod.MINMAX:
@@ -211,7 +309,36 @@ def _fuse(
         "lexical": fusion.scale_by_bound(signals.get("lexical", {}), lexical_bound),
         "dense": fusion.minmax(signals.get("dense", {})),
     }
+    if signals.get("graph"):
+        # PPR mass is relative: the best memory of this query's walk is 1.
+        normalised["graph"] = fusion.scale_by_bound(signals["graph"], 0.0)
     return fusion.weighted_sum(normalised, weights)
+
+
+async def _time_boosts(
+    rt: Runtime,
+    conn: AsyncConnection,
+    req: SearchRequest,
+    plan: _Plan,
+    fused: dict[uuid.UUID, float],
+) -> dict[uuid.UUID, float]:
+    """How well each candidate's occurred_at fits the query's time windows (1 inside)."""
+    if not plan.windows or req.time is not TimeUse.AUTO or rt.settings.time_boost_weight <= 0:
+        return {}
+    when = await search_store.occurred_at(conn, ids=list(fused))
+    half_life = rt.settings.time_boost_half_life_days
+    return {
+        mid: max(timeexpr.time_boost(at, w, half_life_days=half_life) for w in plan.windows)
+        for mid, at in when.items()
+    }
+
+
+def _boosted(
+    rt: Runtime, fused: dict[uuid.UUID, float], boosts: dict[uuid.UUID, float]
+) -> dict[uuid.UUID, float]:
+    """Scale each score between (1 - w) (far from the asked time) and 1 (inside it)."""
+    w = rt.settings.time_boost_weight
+    return {mid: score * (1.0 - w + w * boosts.get(mid, 0.0)) for mid, score in fused.items()}
 
 
 def _ms(t0: float) -> float:

@@ -177,3 +177,29 @@ async def dense_candidates(
         exact_query = exact_query.order_by(distance + literal(0.0, Float)).limit(limit)
         rows = [(mid, float(sim)) for mid, sim in (await conn.execute(exact_query)).tuples()]
     return rows
+
+
+async def filter_ids(
+    conn: AsyncConnection,
+    *,
+    cube_ids: Sequence[uuid.UUID],
+    flt: MemoryFilter,
+    ids: Sequence[uuid.UUID],
+) -> set[uuid.UUID]:
+    """The memories among `ids` that pass the filter (for signals computed outside SQL)."""
+    if not ids:
+        return set()
+    rows = await conn.execute(
+        select(m.id).where(
+            m.id.in_(list(ids)), m.cube_id.in_(list(cube_ids)), *filter_conditions(flt)
+        )
+    )
+    return set(rows.scalars())
+
+
+async def occurred_at(conn: AsyncConnection, *, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """When each memory happened (for the time boost, before the final cut)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(select(m.id, m.occurred_at).where(m.id.in_(list(ids))))
+    return {mid: at for mid, at in rows.tuples()}  # noqa: C416 (Result.keys trips dict())

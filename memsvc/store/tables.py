@@ -66,6 +66,7 @@ cubes = Table(
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
     Column("deleted_at", TZ),
+    Column("graph_version", BigInteger, nullable=False),
 )
 
 memories = Table(
@@ -103,6 +104,10 @@ memories = Table(
     Column("search_tsv", TSVECTOR, nullable=False),
     Column("lex_len_own", Float, nullable=False),
     Column("lex_len_ctx", Float, nullable=False),
+    Column("note_embedding", Vector()),
+    Column("note_source", Text),
+    Column("enriched_hash", Text),
+    Column("enriched_at", TZ),
 )
 
 memory_versions = Table(
@@ -132,4 +137,49 @@ llm_usage = Table(
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Float),  # NULL: the model's price is unknown
     Column("created_at", TZ, nullable=False),
+)
+
+memory_links = Table(
+    "memory_links",
+    metadata,
+    Column("source_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("target_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("link_type", Text, nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+)
+
+graph_nodes = Table(
+    "graph_nodes",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("embedding", Vector()),
+    Column("created_at", TZ, nullable=False),
+)
+
+graph_mentions = Table(
+    "graph_mentions",
+    metadata,
+    Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "node_id", BigInteger, ForeignKey("graph_nodes.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+)
+
+graph_edges = Table(
+    "graph_edges",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("src_id", BigInteger, ForeignKey("graph_nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("dst_id", BigInteger, ForeignKey("graph_nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("relation", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE")),
 )
