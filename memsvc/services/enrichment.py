@@ -379,20 +379,16 @@ async def _write_facts(
         conn, cube_id=cube_id, nodes=[(k, vectors[k]) for k in keys if k not in ids]
     )
     ids.update(created)
-    for key, node_id in created.items():
-        if len(_ALNUM.sub("", key)) <= 2:  # HippoRAG: no synonyms for 1-2 character phrases
-            continue
-        near = await graph_store.similar_nodes(
-            conn,
-            cube_id=cube_id,
-            vector=vectors[key],
-            limit=MAX_SYNONYMS,
-            min_similarity=rt.settings.synonym_threshold,
-            exclude=node_id,
-        )
-        await graph_store.insert_synonyms(
-            conn, cube_id=cube_id, pairs=[(node_id, other, sim) for other, _, sim in near]
-        )
+    # HippoRAG: no synonyms for 1-2 character phrases.
+    eligible = [node_id for key, node_id in created.items() if len(_ALNUM.sub("", key)) > 2]
+    pairs = await graph_store.synonym_pairs(
+        conn,
+        cube_id=cube_id,
+        node_ids_=eligible,
+        min_similarity=rt.settings.synonym_threshold,
+        limit=MAX_SYNONYMS,
+    )
+    await graph_store.insert_synonyms(conn, cube_id=cube_id, pairs=_each_pair_once(pairs))
     relations = [
         (ids[t.subject], ids[t.object], t.relation)
         for t in extraction.triples
@@ -408,6 +404,19 @@ async def _write_facts(
     await graph_store.prune_orphans(conn, node_ids_=dropped)
     await graph_store.bump_version(conn, cube_id=cube_id)
     return len(created)
+
+
+def _each_pair_once(pairs: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Two new nodes find each other from both ends: one synonym edge is enough (the graph
+    is undirected)."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for a, b, weight in pairs:
+        key = (min(a, b), max(a, b))
+        if key not in seen:
+            seen.add(key)
+            out.append((a, b, weight))
+    return out
 
 
 async def purge_facts(conn: AsyncConnection, *, cube_id: uuid.UUID, memory_id: uuid.UUID) -> None:

@@ -81,6 +81,39 @@ async def similar_nodes(
     return [(int(i), key, float(sim)) for i, key, sim in (await conn.execute(query)).tuples()]
 
 
+async def synonym_pairs(
+    conn: AsyncConnection,
+    *,
+    cube_id: uuid.UUID,
+    node_ids_: Sequence[int],
+    min_similarity: float,
+    limit: int,
+) -> list[tuple[int, int, float]]:
+    """For each of `node_ids_`, its nearest other nodes of the cube at cosine >= min_similarity
+    (at most `limit` each): (node, other, cosine). One round trip for all of them."""
+    if not node_ids_:
+        return []
+    rows = await conn.execute(
+        text(
+            """
+            SELECT a.id, near.id, near.sim
+              FROM graph_nodes a
+              CROSS JOIN LATERAL (
+                  SELECT b.id, 1 - (b.embedding <=> a.embedding) AS sim
+                    FROM graph_nodes b
+                   WHERE b.cube_id = a.cube_id AND b.id <> a.id AND b.embedding IS NOT NULL
+                     AND (b.embedding <=> a.embedding) <= 1 - :min_sim
+                   ORDER BY b.embedding <=> a.embedding
+                   LIMIT :lim
+              ) near
+             WHERE a.cube_id = :cube_id AND a.id = ANY(:ids) AND a.embedding IS NOT NULL
+            """
+        ),
+        {"cube_id": cube_id, "ids": list(node_ids_), "min_sim": min_similarity, "lim": limit},
+    )
+    return [(int(a), int(b), float(sim)) for a, b, sim in rows.tuples()]
+
+
 async def insert_synonyms(
     conn: AsyncConnection, *, cube_id: uuid.UUID, pairs: Sequence[tuple[int, int, float]]
 ) -> None:

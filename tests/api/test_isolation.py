@@ -13,6 +13,7 @@ import psycopg
 from fastapi.routing import APIRoute
 
 from memsvc.store.db import libpq_url
+from workers.runner import work_until_idle
 
 # Minimal valid bodies, by (method, path). A new route with a body must be listed here (the
 # test fails loudly otherwise, rather than passing on a 422 that hides a missing check).
@@ -47,7 +48,14 @@ def _snapshot(db_url: str, cube_id: str) -> dict[str, Any]:
             "ON m.id = v.memory_id WHERE m.cube_id = %s ORDER BY v.memory_id, v.version",
             (cube_id,),
         ).fetchall()
-    return {"cube": cube, "memories": mems, "versions": versions}
+        derived = {
+            table: conn.execute(
+                f"SELECT row_to_json(t)::text FROM {table} t WHERE cube_id = %s ORDER BY 1",
+                (cube_id,),
+            ).fetchall()
+            for table in ("memory_links", "graph_nodes", "graph_mentions", "graph_edges")
+        }
+    return {"cube": cube, "memories": mems, "versions": versions, **derived}
 
 
 def _api_routes(routes: Any) -> Any:
@@ -112,7 +120,9 @@ async def _setup(tenant_client: Any) -> tuple[Any, Any, dict[str, Any], dict[str
 
 async def test_every_cube_route_is_404_for_another_tenant(app, tenant_client, db_url):
     a, b, a_cube, b_cube, b_memory = await _setup(tenant_client)
+    await work_until_idle(db_url, app.state.runtime)  # B's notes, links and graph exist too
     before = _snapshot(db_url, b_cube["id"])
+    assert before["graph_nodes"] and before["graph_mentions"]
     routes = _cube_routes(app)
     paths = {p for _, p, _ in routes}
     # the routes the contract names are all there (so the loop below really covers them)
