@@ -238,7 +238,8 @@ async def update_memory(
             conn, [_version_row(after, kind, fields_changed, principal.actor, reason)]
         )
         if content_changed:
-            await memory_store.refresh_neighbour_context(conn, memory_id=memory_id)
+            around = await memory_store.neighbours_of(conn, memory_id=memory_id)
+            await memory_store.refresh_lexical(conn, ids=around)
             # The note, links and graph facts described the old text: build them anew.
             await enrichment.enqueue(
                 rt, conn, tenant_id=tenant_id, cube_id=cube_id, memory_ids=[memory_id]

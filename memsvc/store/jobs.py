@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import bindparam, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from memsvc.store.memories import lexical_index
 from memsvc.store.tables import memories
 
 m = memories.c
@@ -128,17 +129,13 @@ async def rewrite_index(
     """
     if not rows:
         return 0
-    neighbour = memories.alias("neighbour")
-    ctx = select(neighbour.c.content).where(neighbour.c.id == m.neighbour_id).scalar_subquery()
     stmt = (
         update(memories)
         .where(m.id == bindparam("b_id"), m.content_hash == bindparam("b_hash"))
         .values(
             embedding=bindparam("b_embedding", type_=m.embedding.type),
             embedding_model=embedding_model,
-            search_tsv=func.memsvc_search_tsv(m.content, ctx),
-            lex_len_own=_token_count(m.content),
-            lex_len_ctx=_token_count(func.coalesce(ctx, "")),
+            **lexical_index(),
         )
     )
     result = await conn.execute(

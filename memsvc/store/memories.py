@@ -33,8 +33,8 @@ m = memories.c
 PUBLIC_COLUMNS = [memories.c[f] for f in Memory.__dataclass_fields__]
 
 
-def _search_tsv(own: Any, ctx: Any) -> ColumnElement[Any]:
-    return func.memsvc_search_tsv(own, ctx)
+def _search_tsv(own: Any, before: Any, after: Any = None) -> ColumnElement[Any]:
+    return func.memsvc_search_tsv(own, before, after)
 
 
 def _token_count(value: Any) -> ColumnElement[Any]:
@@ -96,7 +96,10 @@ async def insert_memories(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
         .returning(*PUBLIC_COLUMNS, sort_by_parameter_order=True)
     )
     result = await conn.execute(stmt, rows)
-    return [Memory.from_row(r._mapping) for r in result]
+    created = [Memory.from_row(r._mapping) for r in result]
+    # The turn before each new one now has a turn after it: its index gains that text.
+    await refresh_lexical(conn, ids=[r["neighbour_id"] for r in rows if r.get("neighbour_id")])
+    return created
 
 
 async def get_memory(
@@ -144,12 +147,7 @@ async def update_memory(
     """Apply new values, bump the version; re-index the text when the content changed."""
     extra: dict[str, Any] = {"version": m.version + 1, "updated_at": func.now()}
     if "content" in values:
-        neighbour = memories.alias("neighbour")
-        neighbour_text = (
-            select(neighbour.c.content).where(neighbour.c.id == m.neighbour_id).scalar_subquery()
-        )
-        extra["search_tsv"] = _search_tsv(values["content"], neighbour_text)
-        extra["lex_len_own"] = _token_count(values["content"])
+        extra.update(lexical_index(values["content"]))
     if embedding is not None:
         extra["embedding"] = embedding
         extra["embedding_model"] = embedding_model
@@ -164,32 +162,58 @@ async def update_memory(
     return Memory.from_row(row._mapping)
 
 
-async def refresh_neighbour_context(conn: AsyncConnection, *, memory_id: uuid.UUID) -> None:
-    """Re-index the memories whose lexical context is this memory's text (after it changed)."""
-    source = memories.alias("source")
-    ctx = select(source.c.content).where(source.c.id == memory_id).scalar_subquery()
-    await conn.execute(
-        update(memories)
-        .where(m.neighbour_id == memory_id)
-        .values(
-            search_tsv=_search_tsv(m.content, ctx),
-            lex_len_ctx=_token_count(func.coalesce(ctx, "")),
+def lexical_index(content: Any = None) -> dict[str, Any]:
+    """Column values that (re)build a memory's lexical index, as SQL on the row being updated.
+
+    A conversation turn is indexed with its own text (weight A) and, as context, the text of
+    the turn before it (B) and of the turn after it (C) in the same session: the question a
+    short answer replies to, and the reply a short question got. BM25 counts a context
+    occurrence as `lexical_context_weight` of an own one (memsvc_tf).
+    """
+    own = m.content if content is None else content
+    before_row = memories.alias("before_row")
+    after_row = memories.alias("after_row")
+    before = select(before_row.c.content).where(before_row.c.id == m.neighbour_id)
+    after = (
+        select(after_row.c.content)
+        .where(after_row.c.neighbour_id == m.id)
+        .order_by(after_row.c.seq)
+        .limit(1)
+    )
+    before_text = before.scalar_subquery()
+    after_text = after.scalar_subquery()
+    return {
+        "search_tsv": _search_tsv(own, before_text, after_text),
+        "lex_len_own": _token_count(own),
+        "lex_len_ctx": _token_count(func.coalesce(before_text, ""))
+        + _token_count(func.coalesce(after_text, "")),
+    }
+
+
+async def refresh_lexical(conn: AsyncConnection, *, ids: Sequence[uuid.UUID]) -> None:
+    """Rebuild the lexical index of these memories (their text or a neighbour's changed)."""
+    if ids:
+        await conn.execute(
+            update(memories).where(m.id.in_(sorted(set(ids)))).values(**lexical_index())
         )
-    )
 
 
-async def detach_neighbour(conn: AsyncConnection, *, memory_id: uuid.UUID) -> None:
-    """Forget a purged memory's text in the index of the memories that used it as context."""
-    await conn.execute(
-        update(memories)
-        .where(m.neighbour_id == memory_id)
-        .values(neighbour_id=None, search_tsv=_search_tsv(m.content, None), lex_len_ctx=0.0)
-    )
+async def neighbours_of(conn: AsyncConnection, *, memory_id: uuid.UUID) -> list[uuid.UUID]:
+    """The turns whose lexical context includes this memory: the one before, the ones after."""
+    before = select(m.neighbour_id).where(m.id == memory_id, m.neighbour_id.is_not(None))
+    after = select(m.id).where(m.neighbour_id == memory_id)
+    rows = await conn.execute(before.union_all(after))
+    return [r[0] for r in rows]
 
 
 async def hard_delete(conn: AsyncConnection, *, memory_id: uuid.UUID) -> None:
-    await detach_neighbour(conn, memory_id=memory_id)
+    """Purge the memory, and its text from the index of the turns around it."""
+    around = await neighbours_of(conn, memory_id=memory_id)
+    await conn.execute(
+        update(memories).where(m.neighbour_id == memory_id).values(neighbour_id=None)
+    )
     await conn.execute(delete(memories).where(m.id == memory_id))
+    await refresh_lexical(conn, ids=around)
 
 
 async def insert_versions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

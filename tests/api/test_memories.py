@@ -335,3 +335,29 @@ async def test_cube_soft_and_hard_delete(client, db_url):
     assert (await client.post("/v1/cubes", json={"name": "tmp"})).status_code == 201
     r = await client.post("/v1/cubes", json={"name": "tmp"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "cube_exists"
+
+
+async def test_the_turn_after_is_context_too_and_leaves_with_it(client, cube, db_url):
+    cid = cube["id"]
+    question, answer = await _add(
+        client,
+        cid,
+        {"content": "Where did you go last summer?", "session_id": "chat"},
+        {"content": "Lisbon, for the tiled palaces", "session_id": "chat"},
+    )
+    # the question is findable by its answer's words (weaker than the answer itself)
+    assert await _lexical(client, cid, "Lisbon palaces") == [answer["id"], question["id"]]
+    edit = await client.patch(
+        f"/v1/cubes/{cid}/memories/{answer['id']}", json={"content": "Porto, for the wine"}
+    )
+    assert edit.status_code == 200
+    assert await _lexical(client, cid, "Lisbon palaces") == []
+    assert await _lexical(client, cid, "Porto wine") == [answer["id"], question["id"]]
+    r = await client.delete(f"/v1/cubes/{cid}/memories/{answer['id']}", params={"hard": "true"})
+    assert r.status_code == 204
+    assert await _lexical(client, cid, "Porto wine") == []
+    with psycopg.connect(libpq_url(db_url)) as conn:
+        leftovers = conn.execute(
+            "SELECT count(*) FROM memories WHERE search_tsv @@ to_tsquery('english', 'porto')"
+        ).fetchone()
+    assert leftovers == (0,)

@@ -35,8 +35,9 @@ async def _tf_from_db(conn, cube_id: uuid.UUID, ctx_weight: float) -> dict[str, 
     docs: dict[str, dict[str, float]] = defaultdict(dict)
     for mid, lexeme, weights in rows:
         own = sum(1 for w in weights if w == "A")
-        ctx = sum(1 for w in weights if w == "B")
-        assert own + ctx == len(weights)  # only A (own) and B (context) are used
+        ctx = sum(1 for w in weights if w in ("B", "C"))
+        # only A (own), B (the turn before) and C (the turn after) are used
+        assert own + ctx == len(weights)
         docs[str(mid)][lexeme] = own + ctx_weight * ctx
     ids = await conn.execute(
         text("SELECT id FROM memories WHERE cube_id = :c AND status IN ('active', 'pending')"),
@@ -64,9 +65,12 @@ async def test_sql_bm25_matches_reference(app, client, cube):
     async with rt.db.transaction() as conn:
         docs = await _tf_from_db(conn, cid, ctx_weight)
         assert len(docs) == len(DOCS) - 1
-        # the neighbour text counts: doc 1 (session s1) carries doc 0's "mat" with weight B
+        # the neighbours' text counts: doc 1 (session s1) carries doc 0's "mat" (the turn
+        # before, weight B), and doc 0 carries doc 1's "chase" (the turn after, weight C)
         assert docs[ids[1]].get("mat") == ctx_weight
-        assert docs[ids[0]].get("cat") == 2.0
+        assert docs[ids[0]].get("chase") == ctx_weight
+        assert docs[ids[0]].get("cat") == 2.0 + ctx_weight  # twice its own, once doc 1's
+        assert docs[ids[4]].get("dog") is None  # no session: no context
         n_docs, avg_len = await search_store.corpus_stats(
             conn, cube_ids=[cid], ctx_weight=ctx_weight
         )
