@@ -126,7 +126,7 @@ def test_very_long_input_is_fast():
     start = time.perf_counter()
     phrases = extract_keyphrases(text)
     note = note_for(text)
-    assert time.perf_counter() - start < 2.0  # < 1 s each in practice; loose for slow CI
+    assert time.perf_counter() - start < 10.0  # guards against super-linear blowups only
     assert phrases and note.keywords
     assert len(note.context) <= CONTEXT_MAX_CHARS
 
