@@ -468,15 +468,16 @@ def _about(phrases: Sequence[str]) -> str:
         line = "About " + body
         if len(line) <= CONTEXT_MAX_CHARS:
             return line
-    return _clip("About " + phrases[0])
+    return clip("About " + phrases[0])
 
 
-def _clip(line: str) -> str:
-    if len(line) <= CONTEXT_MAX_CHARS:
+def clip(line: str, limit: int = CONTEXT_MAX_CHARS) -> str:
+    """At most ``limit`` characters, cut at a word boundary when one is near, with "…"."""
+    if len(line) <= limit:
         return line
-    cut = line[: CONTEXT_MAX_CHARS - 1]
+    cut = line[: limit - 1]
     space = cut.rfind(" ")
-    if space > CONTEXT_MAX_CHARS // 2:
+    if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 
@@ -489,7 +490,7 @@ def _context(content: str, keyphrases: Sequence[str]) -> str:
     if keyphrases:
         return _about(keyphrases)
     if first:
-        return _clip(first)
+        return clip(first)
     return DEFAULT_CONTEXT
 
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from memsvc.domain.types import ChangeKind
+
 # Fields of a memory a version snapshot records (everything a client sees, bar recall stats).
 SNAPSHOT_FIELDS = (
     "memory_type",
@@ -101,6 +103,21 @@ class MemoryVersion:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MemoryVersion:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+def version_row(
+    memory: Memory, kind: ChangeKind, fields: list[str], actor: str, reason: str | None
+) -> dict[str, Any]:
+    """The memory_versions row recording that `memory` (as it is now) came from this change."""
+    return {
+        "memory_id": memory.id,
+        "version": memory.version,
+        "change_kind": kind.value,
+        "changed_fields": fields,
+        "reason": reason,
+        "actor": actor,
+        "snapshot": memory.snapshot(),
+    }
 
 
 def content_hash(content: str) -> str:

@@ -214,14 +214,7 @@ def clean_terms(items: Iterable[str], cap: int) -> tuple[str, ...]:
 
 def clip_line(text: str | None, limit: int = CONTEXT_MAX_CHARS) -> str:
     """One line of at most ``limit`` characters, cut at a word with "…"; "" for blank text."""
-    line = " ".join((text or "").split())
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + "…"
+    return notes.clip(" ".join((text or "").split()), limit)
 
 
 def _when(moment: datetime | None) -> str:

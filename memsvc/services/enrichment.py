@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.algorithms import notes
 from memsvc.algorithms.extraction import Extraction
-from memsvc.domain.memory import Memory
+from memsvc.domain.memory import Memory, version_row
 from memsvc.domain.types import ChangeKind, Status
 from memsvc.errors import NotFound
 from memsvc.services import enrich_llm
@@ -301,7 +301,15 @@ async def _write_note(
         after = await memory_store.update_memory(conn, memory_id=state.id, values=values)
         await memory_store.insert_versions(
             conn,
-            [_version(after, ChangeKind.ENRICHMENT, sorted(values), f"note ({item.note_source})")],
+            [
+                version_row(
+                    after,
+                    ChangeKind.ENRICHMENT,
+                    sorted(values),
+                    ACTOR,
+                    f"note ({item.note_source})",
+                )
+            ],
         )
     await note_store.set_note_embedding(
         conn,
@@ -337,25 +345,13 @@ async def _evolve(
     after = await memory_store.update_memory(conn, memory_id=now.id, values=values)
     reason = f"evolution: linked from new memory {new_id} ({_created_by(source)})"
     await memory_store.insert_versions(
-        conn, [_version(after, ChangeKind.EVOLUTION, sorted(values), reason)]
+        conn, [version_row(after, ChangeKind.EVOLUTION, sorted(values), ACTOR, reason)]
     )
     if update.memory_id in vectors:
         await note_store.set_note_embedding(
             conn, memory_id=now.id, vector=vectors[update.memory_id]
         )
     return True
-
-
-def _version(memory: Memory, kind: ChangeKind, fields: list[str], reason: str) -> dict[str, Any]:
-    return {
-        "memory_id": memory.id,
-        "version": memory.version,
-        "change_kind": kind.value,
-        "changed_fields": fields,
-        "reason": reason,
-        "actor": ACTOR,
-        "snapshot": memory.snapshot(),
-    }
 
 
 async def _write_facts(

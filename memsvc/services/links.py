@@ -9,14 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.domain.memory import Memory
 from memsvc.domain.types import Scope
-from memsvc.errors import NotFound
 from memsvc.services.auth import Principal
-from memsvc.services.cubes import require_cube
+from memsvc.services.memories import require_memory
 from memsvc.services.runtime import Runtime
 from memsvc.store import links as link_store
 from memsvc.store import memories as memory_store
-
-MEMORY_NOT_FOUND = "no such memory in this cube"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +44,6 @@ async def get_links(
     """Every link of a memory (both directions) to a live memory, strongest first."""
     principal.require(Scope.READ)
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id)
-        if await memory_store.get_memory(conn, cube_id=cube_id, memory_id=memory_id) is None:
-            raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+        await require_memory(conn, principal, cube_id, memory_id)
         found = await linked_notes(conn, [memory_id], per_memory=None)
     return found.get(memory_id, [])

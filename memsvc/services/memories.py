@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from memsvc.algorithms import cursor as cursors
 from memsvc.domain.fields import validate_fields
 from memsvc.domain.filters import MemoryFilter
-from memsvc.domain.memory import Memory, MemoryVersion, changed_fields, content_hash
+from memsvc.domain.memory import (
+    Memory,
+    MemoryVersion,
+    changed_fields,
+    content_hash,
+    version_row,
+)
 from memsvc.domain.types import ALLOWED_STATUS_CHANGES, ChangeKind, MemoryType, Scope, Status
 from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from memsvc.services import enrichment
@@ -139,7 +145,7 @@ async def add_memories(
         await memory_store.insert_versions(
             conn,
             [
-                _version_row(mem, ChangeKind.CREATE, ["content"], principal.actor, None)
+                version_row(mem, ChangeKind.CREATE, ["content"], principal.actor, None)
                 for mem in created
             ],
         )
@@ -147,20 +153,6 @@ async def add_memories(
             rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
         )
     return Added(memories=created, job_id=job_id)
-
-
-def _version_row(
-    memory: Memory, kind: ChangeKind, fields: list[str], actor: str, reason: str | None
-) -> dict[str, Any]:
-    return {
-        "memory_id": memory.id,
-        "version": memory.version,
-        "change_kind": kind.value,
-        "changed_fields": fields,
-        "reason": reason,
-        "actor": actor,
-        "snapshot": memory.snapshot(),
-    }
 
 
 async def get_memory(
@@ -235,7 +227,7 @@ async def update_memory(
             embedding_model=rt.embedder.model_name if content_changed else None,
         )
         await memory_store.insert_versions(
-            conn, [_version_row(after, kind, fields_changed, principal.actor, reason)]
+            conn, [version_row(after, kind, fields_changed, principal.actor, reason)]
         )
         if content_changed:
             around = await memory_store.neighbours_of(conn, memory_id=memory_id)
@@ -310,7 +302,7 @@ async def delete_memory(
             conn, memory_id=memory_id, values={"status": Status.DELETED.value}
         )
         await memory_store.insert_versions(
-            conn, [_version_row(after, ChangeKind.DELETE, ["status"], principal.actor, None)]
+            conn, [version_row(after, ChangeKind.DELETE, ["status"], principal.actor, None)]
         )
 
 
@@ -327,7 +319,16 @@ async def history(
 ) -> list[MemoryVersion]:
     principal.require(Scope.READ)
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id)
-        if await memory_store.get_memory(conn, cube_id=cube_id, memory_id=memory_id) is None:
-            raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+        await require_memory(conn, principal, cube_id, memory_id)
         return await memory_store.list_versions(conn, memory_id=memory_id)
+
+
+async def require_memory(
+    conn: AsyncConnection, principal: Principal, cube_id: uuid.UUID, memory_id: uuid.UUID
+) -> Memory:
+    """The memory, if the caller's live cube holds it (any status); else not found."""
+    await require_cube(conn, principal, cube_id)
+    memory = await memory_store.get_memory(conn, cube_id=cube_id, memory_id=memory_id)
+    if memory is None:
+        raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
+    return memory

@@ -65,25 +65,21 @@ async def replace_outgoing(
         )
 
 
+def _seen_from(this: Any, other: Any, direction: str, ids: Sequence[uuid.UUID]) -> Any:
+    return select(
+        this.label("memory_id"),
+        other.label("other_id"),
+        literal(direction, Text).label("direction"),
+        lk.link_type,
+        lk.weight,
+        lk.created_by,
+        lk.created_at,
+    ).where(this.in_(list(ids)))
+
+
 def _both_directions(ids: Sequence[uuid.UUID]) -> Any:
-    outgoing = select(
-        lk.source_id.label("memory_id"),
-        lk.target_id.label("other_id"),
-        literal("out", Text).label("direction"),
-        lk.link_type,
-        lk.weight,
-        lk.created_by,
-        lk.created_at,
-    ).where(lk.source_id.in_(list(ids)))
-    incoming = select(
-        lk.target_id.label("memory_id"),
-        lk.source_id.label("other_id"),
-        literal("in", Text).label("direction"),
-        lk.link_type,
-        lk.weight,
-        lk.created_by,
-        lk.created_at,
-    ).where(lk.target_id.in_(list(ids)))
+    outgoing = _seen_from(lk.source_id, lk.target_id, "out", ids)
+    incoming = _seen_from(lk.target_id, lk.source_id, "in", ids)
     return union_all(outgoing, incoming).subquery("links")
 
 
