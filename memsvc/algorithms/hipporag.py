@@ -8,6 +8,8 @@ passage nodes, one per memory that mentions at least one entity. Its undirected 
 * synonym edges between entities whose embeddings are close (weight = cosine ≥ 0.8),
 * context edges between a memory and each entity it mentions (weight 1.0, HippoRAG 2).
 
+Each edge is scaled by ``hub_damping`` of the entities it touches (our addition; see there).
+
 A query seeds entity nodes (weight × node specificity 1/|P_i|, the number of memories that
 mention the entity, §4.1 step 7) and passage nodes (their dense score × 0.05, HippoRAG 2's
 `passage_node_weight`); Personalized PageRank with damping 0.5 spreads the mass, and each
@@ -65,6 +67,7 @@ def build_index(
     edge_weight: npt.ArrayLike,
     mention_memory: Sequence[uuid.UUID],
     mention_node: npt.ArrayLike,
+    damp_hubs: bool = True,
 ) -> GraphIndex:
     """Number the nodes and build the PPR transition matrix. Edges or mentions that name an
     unknown node (deleted between two reads) are skipped."""
@@ -85,11 +88,19 @@ def build_index(
     m_ok = m_dst >= 0
     counts = np.bincount(m_dst[m_ok], minlength=n_entities).astype(np.float64)
     specificity = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    entity_weight = hub_damping(counts) if damp_hubs else np.ones(n_entities)
+    src, dst, weight = src[ok], dst[ok], weight[ok]
+    m_src, m_dst = m_src[m_ok], m_dst[m_ok]
     transition = ppr.build_transition(
         n_entities + len(memory_ids),
-        np.concatenate([src[ok], m_src[m_ok]]),
-        np.concatenate([dst[ok], m_dst[m_ok]]),
-        np.concatenate([weight[ok], np.full(int(m_ok.sum()), CONTEXT_EDGE_WEIGHT)]),
+        np.concatenate([src, m_src]),
+        np.concatenate([dst, m_dst]),
+        np.concatenate(
+            [
+                weight * entity_weight[src] * entity_weight[dst],
+                CONTEXT_EDGE_WEIGHT * entity_weight[m_dst],
+            ]
+        ),
         undirected=True,
     )
     return GraphIndex(
@@ -101,6 +112,18 @@ def build_index(
         memory_ids=memory_ids,
         memory_index=memory_index,
     )
+
+
+def hub_damping(mention_counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Edge factor per entity, 1/sqrt(memories mentioning it) (1 for an unmentioned node).
+
+    Our departure from HippoRAG, measured in docs/benchmarks.md: in a personal memory the
+    speaker's name and words like "photo" are mentioned by a large share of all memories, and
+    at full weight every walk drains into them and spreads evenly over everything. Scaling
+    each edge by its entities' factors (symmetric, like a degree normalisation) keeps walks
+    on the specific entities a query names and the memories that share them.
+    """
+    return 1.0 / np.sqrt(np.maximum(mention_counts, 1.0))
 
 
 def entity_seeds(

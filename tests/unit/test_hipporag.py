@@ -13,9 +13,10 @@ from memsvc.algorithms import hipporag
 M1, M2, M3 = (uuid.UUID(int=i) for i in (1, 2, 3))
 
 
-def _index() -> hipporag.GraphIndex:
+def _index(damp_hubs: bool = True) -> hipporag.GraphIndex:
     # entities: 10 alice, 11 rex, 12 beagle, 13 report; memories mention them as below
     return hipporag.build_index(
+        damp_hubs=damp_hubs,
         version=7,
         node_ids=[10, 11, 12, 13],
         node_keys=["alice", "rex", "beagle", "report"],
@@ -56,7 +57,7 @@ def test_passage_seeds_are_minmax_dense_times_weight():
 
 
 def test_memory_scores_match_networkx_pagerank():
-    index = _index()
+    index = _index(damp_hubs=False)
     seeds = {0: 1.0, 5: 0.05}
     ours = hipporag.memory_scores(index, seeds)
     g = nx.MultiGraph()
@@ -93,3 +94,40 @@ def test_no_seeds_no_scores_and_empty_graph():
 def test_limit_keeps_the_best():
     scores = hipporag.memory_scores(_index(), {1: 1.0}, limit=1)
     assert len(scores) == 1
+
+
+def test_hub_damping_scales_edges_by_entity_mentions():
+    factors = hipporag.hub_damping(np.array([1.0, 4.0, 0.0, 100.0]))
+    assert factors.tolist() == pytest.approx([1.0, 0.5, 1.0, 0.1])
+
+
+def _star(damp_hubs: bool) -> tuple[hipporag.GraphIndex, list[uuid.UUID]]:
+    """Entity 1 ("alice", the speaker) is in all 20 memories; entity 2 ("kayak") in memories 0
+    and 1; entity 3 ("lake") in memories 1 and 2. A query naming "kayak"."""
+    mems = [uuid.UUID(int=100 + i) for i in range(20)]
+    mention_memory = [*mems, mems[0], mems[1], mems[1], mems[2]]
+    mention_node = [1] * 20 + [2, 2, 3, 3]
+    index = hipporag.build_index(
+        version=1,
+        node_ids=[1, 2, 3],
+        node_keys=["alice", "kayak", "lake"],
+        edge_src=[1, 1],
+        edge_dst=[2, 3],
+        edge_weight=[1.0, 1.0],
+        mention_memory=mention_memory,
+        mention_node=np.array(mention_node),
+        damp_hubs=damp_hubs,
+    )
+    return index, mems
+
+
+def test_damping_keeps_the_walk_off_the_hub():
+    results = {}
+    for damp in (False, True):
+        index, mems = _star(damp)
+        scores = hipporag.memory_scores(index, hipporag.entity_seeds(index, {2: 1.0}))
+        # share of the memory mass that reaches memories unrelated to the query
+        unrelated = sum(scores.get(m, 0.0) for m in mems[3:])
+        results[damp] = unrelated / sum(scores.values())
+        assert list(scores)[:2] == [mems[0], mems[1]] or list(scores)[:2] == [mems[1], mems[0]]
+    assert results[True] < results[False] / 2
