@@ -245,8 +245,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument(
         "--modes",
-        default="lexical,dense,graph,hybrid+nograph,hybrid,hybrid+links,hybrid/minmax/0.4,"
-        "hybrid/rrf/0.5",
+        default="lexical,dense,graph,hybrid+nograph,hybrid,hybrid+links,hybrid/minmax/0.4",
     )
     parser.add_argument("--json", default="bench/results/locomo.json")
     parser.add_argument("--limit", type=int, default=0, help="first N conversations only")

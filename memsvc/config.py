@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         le=1.0,
         description="Weight of the entity-graph (PPR) signal in hybrid fusion; 0 turns it off.",
     )
+    graph_hub_damping: bool = Field(
+        default=True,
+        description="Scale graph edges by 1/sqrt(mentions) of their entities (off: HippoRAG's "
+        "plain weights).",
+    )
     time_boost_weight: float = Field(
         default=0.5,
         ge=0.0,

@@ -55,6 +55,7 @@ async def graph_index(
             edge_weight=rows.edge_weight,
             mention_memory=rows.mention_memory,
             mention_node=rows.mention_node,
+            damp_hubs=rt.settings.graph_hub_damping,
         )
     )
     rt.graphs.put(cube_id, index)
