@@ -162,10 +162,17 @@ class MemoryIn(Model):
     context: Annotated[Text, Field(max_length=10_000)] | None = None
     metadata: JsonObject = Field(default_factory=dict)
     fields: JsonObject = Field(default_factory=dict)
+    pinned: bool = Field(default=False, description="Never archived by the forgetting sweep.")
 
 
 class AddMemories(Model):
     items: list[MemoryIn] = Field(description="1 to 1000 memories, stored all or none.")
+    deduplicate: bool = Field(
+        default=True,
+        description="An item repeating a live memory (same text, or a near duplicate of the "
+        "same type, user and agent; for episodic ones also session and time) reinforces it "
+        "instead of being stored twice; `duplicates` lists them.",
+    )
     infer: bool = Field(
         default=False,
         description="Extract typed memories from the items. Not available in this version: "
@@ -198,6 +205,15 @@ class MemoryOut(Out):
     recall_count: int
     valid_from: datetime | None
     valid_to: datetime | None
+    pinned: bool = Field(description="Never archived by the forgetting sweep.")
+    origin: str | None = Field(
+        description="null for a client's memory; else what made it: thought, daily_summary, "
+        "global_summary, portrait."
+    )
+    has_secret: bool = Field(
+        description="A knowledge-vault secret is stored, encrypted; `fields.secret_value` shows "
+        "it only on GET with reveal=true and the secrets scope."
+    )
     links: list[LinkOut] | None = Field(
         default=None, description="Only with include_links (search) or from the links endpoint."
     )
@@ -224,9 +240,18 @@ class LinksOut(BaseModel):
     links: list[LinkedMemoryOut]
 
 
+class DuplicateOut(Out):
+    index: int = Field(description="Position of the item in the request.")
+    memory_id: uuid.UUID = Field(description="The live memory it repeated (and reinforced).")
+    match: Literal["exact", "near"]
+
+
 class AddMemoriesOut(BaseModel):
-    items: list[MemoryOut]
+    items: list[MemoryOut] = Field(
+        description="One per item, in order; a duplicate's is the memory it reinforced."
+    )
     job_id: uuid.UUID | None = None
+    duplicates: list[DuplicateOut] = Field(default_factory=list)
 
 
 class MemoryList(BaseModel):
@@ -248,6 +273,7 @@ class MemoryPatch(Model):
     context: Annotated[Text, Field(max_length=10_000)] | None = None
     metadata: JsonObject | None = None
     fields: JsonObject | None = None
+    pinned: bool | None = None
     expected_version: int | None = Field(
         default=None, description="Refuse with 409 unless the memory is at this version."
     )
@@ -373,3 +399,111 @@ class GraphOut(Out):
     next_cursor: str | None
     counts: dict[str, int]
     version: int
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+class LineageRef(BaseModel):
+    memory_id: uuid.UUID
+    relation: Literal["summarizes", "merged", "derived"]
+
+
+class LineageOut(BaseModel):
+    memory_id: uuid.UUID
+    sources: list[LineageRef] = Field(description="What this memory was made from.")
+    derived: list[LineageRef] = Field(description="What was made from this memory.")
+
+
+class ConsolidateIn(Model):
+    kinds: list[Literal["thoughts", "summaries", "core", "forgetting"]] | None = Field(
+        default=None, description="What to run; omitted: all, in the order listed."
+    )
+
+
+class MessageIn(Model):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: Annotated[Text, Field(max_length=64_000)]
+    name: ShortText | None = None
+
+
+class ThoughtsIn(Model):
+    question: Annotated[Text, Field(max_length=16_000)] | None = None
+    answer: Annotated[Text, Field(max_length=16_000)] | None = None
+    messages: list[MessageIn] | None = Field(
+        default=None,
+        max_length=200,
+        description="Instead of question/answer: each user turn and the assistant turn that "
+        "answers it make one pair.",
+    )
+    user_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+
+
+class ArchivedOut(BaseModel):
+    memory: MemoryOut
+    reason: str
+
+
+class MergedOut(BaseModel):
+    memory: MemoryOut = Field(description="The thought the others were folded into.")
+    merged_ids: list[uuid.UUID]
+
+
+class ThoughtsOut(BaseModel):
+    thoughts: list[MemoryOut] = Field(description="Inserted (or reinforced) thoughts.")
+    archived: list[ArchivedOut] = Field(description="Older thoughts forgotten, with why.")
+    merged: list[MergedOut]
+    made_by: Literal["llm", "fallback"]
+
+
+class ThoughtRecallIn(Model):
+    query: Annotated[Text, Field(max_length=4_000)]
+    top_k: int = Field(default=5, ge=1, le=100)
+    user_id: ShortText | None = None
+
+
+class ThoughtHitOut(BaseModel):
+    memory: MemoryOut
+    score: float
+
+
+class ThoughtRecallOut(BaseModel):
+    results: list[ThoughtHitOut]
+
+
+class CoreBlockIn(Model):
+    value: Annotated[Text, Field(max_length=100_000)]
+    user_id: ShortText | None = None
+
+
+class CoreAppendIn(Model):
+    content: Annotated[Text, Field(max_length=100_000)]
+    user_id: ShortText | None = None
+
+
+class CoreBlockOut(BaseModel):
+    block: MemoryOut
+    created: bool
+    condensed: bool = Field(description="The block reached 90% of its limit and was condensed.")
+
+
+class ContextIn(Model):
+    query: Annotated[Text, Field(max_length=16_000)] | None = None
+    messages: list[MessageIn] | None = Field(default=None, max_length=200)
+    budget_tokens: int = Field(default=2000, ge=1, le=200_000)
+    user_id: ShortText | None = None
+
+
+class ContextItemOut(BaseModel):
+    memory_id: uuid.UUID
+    memory_type: MemoryType
+    score: float
+
+
+class ContextOut(BaseModel):
+    context: str = Field(description="Prompt-ready text: core blocks first, then by relevance.")
+    tokens: int = Field(description="Estimated tokens of `context` (never above the budget).")
+    budget_tokens: int
+    items: list[ContextItemOut]
+    omitted: int = Field(description="Relevant memories left out for lack of budget.")
+    truncated: bool = Field(description="Some item was cut to fit.")

@@ -8,8 +8,10 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 ADMIN_KEY = "bench-admin-key"
 
@@ -72,3 +74,34 @@ async def tenant_client(admin: httpx.AsyncClient) -> httpx.AsyncClient:
         timeout=600,
         headers={"Authorization": f"Bearer {key.json()['key']}"},
     )
+
+
+@contextlib.asynccontextmanager
+async def local_tenant(settings: Any) -> AsyncIterator[tuple[Any, str, httpx.AsyncClient]]:
+    """The app in-process on a throwaway embedded PostgreSQL, with these settings (no worker:
+    the caller runs jobs with work_until_idle): (app, database url, a new tenant's client)."""
+    from api.main import create_app
+    from memsvc import embedded, migrate
+
+    settings = settings.model_copy(update={"admin_key": SecretStr(ADMIN_KEY), "run_worker": False})
+    tmp = tempfile.TemporaryDirectory(prefix="memsvc-bench-")
+    url = embedded.start(Path(tmp.name))
+    try:
+        migrate.upgrade(url, settings)
+        app = create_app(settings, database_url=url)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://bench",
+                timeout=600,
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            ) as admin:
+                client = await tenant_client(admin)
+            async with client:
+                yield app, url, client
+    finally:
+        import pgserver
+
+        pgserver.get_server(str(Path(tmp.name) / "pgdata")).cleanup()
+        tmp.cleanup()

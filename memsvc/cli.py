@@ -66,6 +66,22 @@ def ensure_admin_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"admin_key": SecretStr(path.read_text().strip())})
 
 
+def ensure_vault_key(settings: Settings) -> Settings:
+    """Without MEMSVC_VAULT_KEYS, use (or create) a Fernet key kept in the data dir, so vault
+    secrets are encrypted at rest out of the box. Keep that file (and its backups) apart from
+    database dumps: with both, the secrets can be read."""
+    if settings.vault_keys is not None:
+        return settings
+    from pydantic import SecretStr
+
+    from memsvc.security.vault import load_or_create_key
+
+    path = settings.data_dir / "vault_key"
+    key = load_or_create_key(path)
+    log.info("vault key: MEMSVC_VAULT_KEYS is unset, using the key in %s", path)
+    return settings.model_copy(update={"vault_keys": SecretStr(key)})
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     settings = _settings(args)
     prepare_database(settings)
@@ -77,7 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from api.main import create_app
 
-    settings = ensure_admin_key(_settings(args))
+    settings = ensure_vault_key(ensure_admin_key(_settings(args)))
     url = prepare_database(settings)
     app = create_app(settings, database_url=url)
     if settings.run_worker and not args.no_worker:

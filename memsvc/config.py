@@ -121,6 +121,65 @@ class Settings(BaseSettings):
         description="Cosine from which two entity nodes get a synonym edge (HippoRAG).",
     )
 
+    # --- lifecycle (MemoryBank forgetting, TiM thoughts, consolidation, dedup) --------------
+    retention_tau_days: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="MemoryBank time scale τ in days: retention R = exp(-Δt / (τ·S)).",
+    )
+    retention_weight: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="How much retention ranks search results: score × (1 - w + w·R); 0 ignores it.",
+    )
+    forget_threshold: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="The forgetting sweep archives memories whose retention is below this.",
+    )
+    dedup_threshold: float = Field(
+        default=0.95,
+        ge=0.5,
+        le=1.0,
+        description="Cosine from which a new memory is a near duplicate of an active one "
+        "(it reinforces that one instead); 1 keeps exact duplicates only.",
+    )
+    thought_merge_threshold: float = Field(
+        default=0.92,
+        ge=0.5,
+        le=1.0,
+        description="Cosine from which two thoughts about the same subject are merged (TiM).",
+    )
+    lsh_bits: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Random hyperplanes of the thought LSH (2^bits buckets).",
+    )
+    consolidation_cron: str = Field(
+        default="17 3 * * *",
+        description="When the periodic consolidation of every cube runs (cron, UTC); empty: never.",
+    )
+    consolidation_kinds: str = Field(
+        default="forgetting,thoughts,summaries,core",
+        description="What periodic consolidation does (comma-separated kinds).",
+    )
+    core_block_limit: int = Field(
+        default=5000, ge=100, le=100_000, description="Characters per core memory block (MIRIX)."
+    )
+    vault_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting knowledge-vault secrets, comma-separated, newest "
+        "first; unset: `memsvc serve` keeps a generated key in data_dir/vault_key.",
+    )
+    worker_stalled_seconds: float = Field(
+        default=60.0,
+        ge=1.0,
+        description="A worker silent this long is presumed dead; its running jobs are retried.",
+    )
+
     # --- LLM tier (optional: without a model every feature runs its deterministic path) ----
     llm_model: str | None = Field(
         default=None,
@@ -145,6 +204,27 @@ class Settings(BaseSettings):
         default=0.0, ge=0.0, le=2.0, description="Sampling temperature of LLM calls."
     )
 
+    @field_validator("consolidation_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from croniter import croniter  # procrastinate's own dependency
+
+            if not croniter.is_valid(value):
+                raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @field_validator("consolidation_kinds")
+    @classmethod
+    def _kinds(cls, value: str) -> str:
+        kinds = [k.strip() for k in value.split(",") if k.strip()]
+        known = ("thoughts", "summaries", "core", "forgetting")
+        unknown = [k for k in kinds if k not in known]
+        if unknown:
+            raise ValueError(f"unknown kinds {unknown}; choose from {', '.join(known)}")
+        return ",".join(kinds)
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -153,6 +233,12 @@ class Settings(BaseSettings):
     @property
     def admin_key_value(self) -> str | None:
         return self.admin_key.get_secret_value() if self.admin_key else None
+
+    @property
+    def vault_keys_value(self) -> list[str]:
+        if self.vault_keys is None:
+            return []
+        return [k.strip() for k in self.vault_keys.get_secret_value().split(",") if k.strip()]
 
     @property
     def llm_api_key_value(self) -> str | None:

@@ -27,7 +27,14 @@ from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
 from memsvc.store.db import libpq_url
 
+# No scheduled consolidation during tests: a worker drained at the scheduled minute would
+# otherwise consolidate every cube of the test under way. (Tests run schedule_all themselves.)
+os.environ["MEMSVC_CONSOLIDATION_CRON"] = ""
+
 ADMIN_KEY = "test-admin-key-0123456789"
+VAULT_KEY = (
+    "3aDtVUOeaqjRZOHGXpKhBhKOiu-HnPM5M6VkEpmJERU="  # a Fernet key for the tests' vault secrets
+)
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -58,7 +65,12 @@ def _admin_execute(server_url: str, sql: str) -> None:
 
 @pytest.fixture(scope="session")
 def test_settings() -> Settings:
-    return Settings(admin_key=ADMIN_KEY, database_url=None, run_worker=False)  # type: ignore[arg-type]
+    return Settings(
+        admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+        vault_keys=VAULT_KEY,  # type: ignore[arg-type]
+        database_url=None,
+        run_worker=False,
+    )
 
 
 @pytest.fixture(scope="session")

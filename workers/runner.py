@@ -3,6 +3,12 @@
 Both share one Runtime shape (settings, database, embedder) which the tasks find in their job
 context (`additional_context["runtime"]`). The in-process worker reuses the API's Runtime, so
 the embedding model is loaded once per process.
+
+A worker that dies (killed, out of memory, host lost) leaves its jobs `doing` for ever: every
+live worker therefore looks, at start and every `worker_stalled_seconds / 2` while it runs, for
+running jobs whose worker has not sent a heartbeat for `worker_stalled_seconds`, and puts them
+back in the queue. The jobs are idempotent (enrichment skips memories already enriched, writes
+one memory per transaction), so the retry converges to the state an uninterrupted run reaches.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+
+import procrastinate
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
 
 from memsvc.config import Settings, get_settings
 from memsvc.models.embedder import Embedder
@@ -23,18 +33,130 @@ log = logging.getLogger(__name__)
 
 # How long a stopping worker lets running jobs finish before aborting them.
 SHUTDOWN_GRACE_SECONDS = 30.0
+# A job whose worker died this many times is failed rather than retried once more: a job that
+# kills its worker (out of memory, say) must not take every worker down in turn.
+STALLED_MAX_RUNS = 5
+
+# Retry (or fail) a stalled job only if it is still `doing` for the worker that was seen dead:
+# two live workers may find the same stalled job, and the second must not put back in the
+# queue a job the first one's retry already handed to a live worker. FOR UPDATE re-checks the
+# condition on the row's newest version, so the check and the change are one step.
+_STALLED_TARGET = """
+WITH target AS (
+    SELECT id FROM procrastinate_jobs
+     WHERE id = %(job_id)s AND status = 'doing'
+       AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+       FOR UPDATE
+)
+"""
+_RETRY_STALLED = (
+    _STALLED_TARGET
+    + "SELECT procrastinate_retry_job_v2(id, NOW(), NULL, NULL, NULL)::text AS done FROM target"
+)
+_FAIL_STALLED = (
+    _STALLED_TARGET
+    + "SELECT procrastinate_finish_job_v1(id, 'failed', false)::text AS done FROM target"
+)
 
 
-def _worker_options(runtime: Runtime, *, concurrency: int, name: str) -> dict[str, Any]:
+def stalled_timings(stalled_seconds: float) -> tuple[float, float, float]:
+    """(heartbeat interval, stalled-worker timeout, interval between stalled-job checks): a
+    worker beats at least 4 times per timeout, and looks for stalled jobs twice per timeout."""
+    return min(10.0, stalled_seconds / 4), stalled_seconds, stalled_seconds / 2
+
+
+class _RunningJobs:
+    """Worker middleware: the ids of the jobs this worker is running now. A worker whose event
+    loop was busy may find its own heartbeat late; it never retries a job it is running."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+    async def __call__(self, call_next: Any, context: JobContext, worker: Any) -> Any:
+        job_id = context.job.id
+        if job_id is None:
+            return await call_next()
+        self.ids.add(job_id)
+        try:
+            return await call_next()
+        finally:
+            self.ids.discard(job_id)
+
+
+def _worker_options(
+    runtime: Runtime, *, concurrency: int, name: str, running: _RunningJobs | None = None
+) -> dict[str, Any]:
+    heartbeat, stalled, _ = stalled_timings(runtime.settings.worker_stalled_seconds)
     return {
         "concurrency": concurrency,
         "name": name,
         "additional_context": {"runtime": runtime},
         "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
-        "update_heartbeat_interval": 10.0,
-        "stalled_worker_timeout": 60.0,
+        "update_heartbeat_interval": heartbeat,
+        "stalled_worker_timeout": stalled,
         "delete_jobs": "never",  # GET /v1/jobs/{id} reports finished jobs too
+        "worker_middleware": [running or _RunningJobs()],
     }
+
+
+async def retry_stalled_jobs(
+    app: procrastinate.App,
+    *,
+    stalled_seconds: float,
+    exclude: set[int] | frozenset[int] = frozenset(),
+) -> list[Job]:
+    """Put back in the queue the running jobs of workers silent for `stalled_seconds` (dead);
+    fail those whose workers died STALLED_MAX_RUNS times. Returns the jobs retried or failed."""
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds)
+    handled = []
+    for job in stalled:
+        if job.id is None or job.id in exclude:
+            continue
+        public_id = job.task_kwargs.get("job_id")
+        give_up = job.attempts + 1 >= STALLED_MAX_RUNS
+        rows = await app.connector.execute_query_all_async(
+            _FAIL_STALLED if give_up else _RETRY_STALLED, job_id=job.id, worker_id=job.worker_id
+        )
+        if not rows:
+            continue  # another worker handled it first, or it finished meanwhile
+        handled.append(job)
+        if give_up:
+            log.error(
+                "job %s (%s, id %s) failed: its worker died during each of its %s runs",
+                public_id,
+                job.task_name,
+                job.id,
+                job.attempts + 1,
+            )
+        else:
+            log.warning(
+                "job %s (%s, id %s) retried: its worker (%s) stopped sending heartbeats "
+                "during run %s",
+                public_id,
+                job.task_name,
+                job.id,
+                job.worker_id if job.worker_id is not None else "gone",
+                job.attempts + 1,
+            )
+    return handled
+
+
+async def _watch_stalled_jobs(
+    app: procrastinate.App, *, stalled_seconds: float, interval: float, running: _RunningJobs
+) -> None:
+    """Every `interval` seconds, retry_stalled_jobs; an error is logged and tried again."""
+    while True:
+        await asyncio.sleep(interval)
+        await _retry_stalled_safely(app, stalled_seconds=stalled_seconds, running=running)
+
+
+async def _retry_stalled_safely(
+    app: procrastinate.App, *, stalled_seconds: float, running: _RunningJobs
+) -> None:
+    try:
+        await retry_stalled_jobs(app, stalled_seconds=stalled_seconds, exclude=running.ids)
+    except Exception:  # the database away for a moment: the next round tries again
+        log.warning("could not check for jobs of dead workers", exc_info=True)
 
 
 async def work(
@@ -48,14 +170,29 @@ async def work(
 ) -> None:
     """Run a worker on the database at `url` until stopped (or, with wait=False, until the
     queue is empty and the jobs it took are finished)."""
-    app = create_app(url, max_connections=concurrency + 2)
+    _, stalled, interval = stalled_timings(runtime.settings.worker_stalled_seconds)
+    running = _RunningJobs()
+    # + the listener's connection, the heartbeat's, the stalled-job check's.
+    app = create_app(url, max_connections=concurrency + 3)
     async with app.open_async():
-        await app.run_worker_async(
-            wait=wait,
-            install_signal_handlers=install_signal_handlers,
-            listen_notify=wait,
-            **_worker_options(runtime, concurrency=concurrency, name=name),
+        # Once before the first fetch, so that even a draining worker (wait=False) runs what a
+        # dead worker left; then in the background while the worker runs.
+        await _retry_stalled_safely(app, stalled_seconds=stalled, running=running)
+        watcher = asyncio.create_task(
+            _watch_stalled_jobs(app, stalled_seconds=stalled, interval=interval, running=running),
+            name="memsvc-stalled-jobs",
         )
+        try:
+            await app.run_worker_async(
+                wait=wait,
+                install_signal_handlers=install_signal_handlers,
+                listen_notify=wait,
+                **_worker_options(runtime, concurrency=concurrency, name=name, running=running),
+            )
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
 
 async def work_until_idle(url: str, runtime: Runtime, *, concurrency: int = 1) -> None:
@@ -115,9 +252,10 @@ def build_runtime(url: str, settings: Settings, *, concurrency: int) -> Runtime:
     return Runtime(settings=settings, db=db, embedder=embedder)
 
 
-def run_worker(url: str, *, concurrency: int) -> None:
-    """Blocking worker for `memsvc worker`; SIGINT/SIGTERM stop it after the running jobs."""
-    settings = get_settings()
+def run_worker(url: str, settings: Settings | None = None, *, concurrency: int) -> None:
+    """Blocking worker for `memsvc worker`; SIGINT/SIGTERM stop it after the running jobs.
+    `settings`: those the command prepared (default: from the environment)."""
+    settings = settings or get_settings()
 
     async def main() -> None:
         runtime = build_runtime(url, settings, concurrency=concurrency)

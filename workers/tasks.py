@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from typing import Any
 
@@ -10,9 +11,12 @@ import procrastinate
 from procrastinate import JobContext
 from sqlalchemy import exc as sa_exc
 
+from memsvc.config import get_settings
 from memsvc.errors import Unavailable
-from memsvc.services import enrichment, jobs
+from memsvc.services import consolidation, enrichment, jobs
 from memsvc.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # Retry only what may heal by itself (the database coming back); a bug or a vanished cube fails
 # the job at once.
@@ -60,7 +64,48 @@ async def enrich_memories(
     return dataclasses.asdict(result)
 
 
-def register(app: procrastinate.App) -> None:
-    """Declare every task on an App (a fresh App per process or test; see workers.app)."""
+async def consolidate_cube(
+    context: JobContext,
+    *,
+    job_id: str,
+    tenant_id: str,
+    cube_id: str,
+    kinds: list[str],
+    **_: Any,
+) -> dict[str, Any]:
+    result = await consolidation.consolidate_cube(
+        runtime_of(context),
+        job_id=uuid.UUID(job_id),
+        tenant_id=uuid.UUID(tenant_id),
+        cube_id=uuid.UUID(cube_id),
+        kinds=kinds,
+    )
+    return dataclasses.asdict(result)
+
+
+async def schedule_consolidation(context: JobContext, timestamp: int) -> int:
+    """Periodic (procrastinate passes the scheduled `timestamp`): queue a consolidation of
+    every live cube."""
+    log.info("scheduled consolidation round", extra={"scheduled_for": timestamp})
+    return await consolidation.schedule_all(runtime_of(context))
+
+
+def register(app: procrastinate.App, cron: str | None = None) -> None:
+    """Declare every task on an App (a fresh App per process or test; see workers.app).
+
+    `cron` (default: the consolidation_cron setting; empty: never) schedules consolidation.
+    """
     app.task(name=jobs.REINDEX_CUBE, pass_context=True, retry=TRANSIENT)(reindex_cube)
     app.task(name=enrichment.ENRICH_MEMORIES, pass_context=True, retry=TRANSIENT)(enrich_memories)
+    app.task(name=consolidation.CONSOLIDATE_CUBE, pass_context=True, retry=TRANSIENT)(
+        consolidate_cube
+    )
+    cron = get_settings().consolidation_cron if cron is None else cron
+    scheduler = app.task(
+        name=consolidation.SCHEDULE_CONSOLIDATION,
+        pass_context=True,
+        retry=TRANSIENT,
+        queueing_lock=consolidation.SCHEDULE_CONSOLIDATION,
+    )(schedule_consolidation)
+    if cron.strip():
+        app.periodic(cron=cron.strip())(scheduler)

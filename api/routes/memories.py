@@ -11,7 +11,10 @@ from api.deps import PrincipalDep, RuntimeDep
 from api.schemas import (
     AddMemories,
     AddMemoriesOut,
+    DuplicateOut,
     HistoryOut,
+    LineageOut,
+    LineageRef,
     MemoryList,
     MemoryOut,
     MemoryPatch,
@@ -48,9 +51,11 @@ async def add_memories(
         )
         for item in body.items
     ]
-    added = await memories.add_memories(rt, principal, cube_id, items)
+    added = await memories.add_memories(rt, principal, cube_id, items, deduplicate=body.deduplicate)
     return AddMemoriesOut(
-        items=[MemoryOut.model_validate(m) for m in added.memories], job_id=added.job_id
+        items=[MemoryOut.model_validate(m) for m in added.memories],
+        job_id=added.job_id,
+        duplicates=[DuplicateOut.model_validate(d) for d in added.duplicates],
     )
 
 
@@ -85,10 +90,35 @@ async def list_memories(
 
 @router.get("/{memory_id}", response_model=MemoryOut)
 async def get_memory(
-    cube_id: uuid.UUID, memory_id: uuid.UUID, rt: RuntimeDep, principal: PrincipalDep
+    cube_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    reveal: bool = False,
 ) -> MemoryOut:
-    """Get a memory."""
-    return MemoryOut.model_validate(await memories.get_memory(rt, principal, cube_id, memory_id))
+    """Get a memory. `reveal=true` (needs the `secrets` scope) adds a knowledge-vault entry's
+    decrypted `fields.secret_value`; nothing else ever shows it."""
+    memory = await memories.get_memory(rt, principal, cube_id, memory_id)
+    out = MemoryOut.model_validate(memory)
+    if reveal:
+        secret = await memories.reveal_secret(rt, principal, memory)
+        if secret is not None:
+            out.fields = {**out.fields, "secret_value": secret}
+    return out
+
+
+@router.get("/{memory_id}/lineage", response_model=LineageOut)
+async def memory_lineage(
+    cube_id: uuid.UUID, memory_id: uuid.UUID, rt: RuntimeDep, principal: PrincipalDep
+) -> LineageOut:
+    """What a memory was made from (a summary's days, a merged thought's sources) and what was
+    made from it."""
+    sources, derived = await memories.lineage(rt, principal, cube_id, memory_id)
+    return LineageOut(
+        memory_id=memory_id,
+        sources=[LineageRef(memory_id=mid, relation=rel) for mid, rel in sources],  # type: ignore[arg-type]
+        derived=[LineageRef(memory_id=mid, relation=rel) for mid, rel in derived],  # type: ignore[arg-type]
+    )
 
 
 @router.patch("/{memory_id}", response_model=MemoryOut)
@@ -110,6 +140,7 @@ async def update_memory(
         "keywords",
         "metadata",
         "fields",
+        "pinned",
     ):
         if required in changes and changes[required] is None:
             changes.pop(required)  # null means "leave as is" for fields that cannot be empty

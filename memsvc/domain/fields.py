@@ -1,8 +1,8 @@
 """Per-type `fields` schemas (MIRIX §5.1): each memory type validates its own fields.
 
-Every field is optional (agents fill what they know), unknown keys are refused so typos do not
-silently vanish, and the knowledge vault's `secret_value` is refused until vault encryption at
-rest exists: a secret is never stored in clear.
+Every field is optional (agents fill what they know) and unknown keys are refused so typos do
+not silently vanish. The knowledge vault's `secret_value` is validated here but never stored in
+`fields`: the memories service encrypts it into its own column (memsvc.security.vault).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class SemanticFields(_Fields):
     summary: str | None = _Text
     details: str | None = _Text
     source: str | None = Field(default=None, max_length=500)
+    # A TiM thought is a relation between two entities: `name` is its head, these the rest.
+    relation: str | None = Field(default=None, max_length=200)
+    tail: str | None = Field(default=None, max_length=500)
 
 
 class ProceduralFields(_Fields):
@@ -58,6 +61,8 @@ class KnowledgeVaultFields(_Fields):
     source: str | None = Field(default=None, max_length=500)
     sensitivity: Literal["low", "medium", "high"] | None = None
     caption: str | None = Field(default=None, max_length=2000)
+    # Write-only: encrypted at rest, shown only on GET with reveal=true and the secrets scope.
+    secret_value: str | None = Field(default=None, min_length=1, max_length=10_000)
 
 
 FIELD_SCHEMAS: dict[MemoryType, type[_Fields]] = {
@@ -70,14 +75,11 @@ FIELD_SCHEMAS: dict[MemoryType, type[_Fields]] = {
 }
 
 
+SECRET_FIELD = "secret_value"
+
+
 def validate_fields(memory_type: MemoryType, fields: dict[str, Any] | None) -> dict[str, Any]:
     """Return the type's fields, normalised, or raise InvalidRequest naming what is wrong."""
-    if memory_type is MemoryType.KNOWLEDGE_VAULT and fields and "secret_value" in fields:
-        raise InvalidRequest(
-            "knowledge_vault `secret_value` is not accepted: vault encryption at rest is not "
-            "enabled in this version; store a caption only",
-            code="secret_not_supported",
-        )
     schema = FIELD_SCHEMAS[memory_type]
     try:
         return schema.model_validate(fields or {}).model_dump(exclude_none=True)

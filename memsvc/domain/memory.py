@@ -29,6 +29,7 @@ SNAPSHOT_FIELDS = (
     "fields",
     "valid_from",
     "valid_to",
+    "pinned",
 )
 
 
@@ -58,6 +59,9 @@ class Memory:
     recall_count: int
     valid_from: datetime | None
     valid_to: datetime | None
+    pinned: bool
+    origin: str | None  # None: the client's own; else what consolidation made it (thought, ...)
+    has_secret: bool  # a knowledge-vault secret is stored (encrypted) with it
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Memory:

@@ -296,6 +296,8 @@ async def _write_note(
         "context": item.note.context,
     }
     values = {k: v for k, v in values.items() if getattr(state, k) != v}
+    if state.status == Status.PENDING.value:
+        values["status"] = Status.ACTIVE.value  # enriched: the memory is complete
     after = None
     if values:
         after = await memory_store.update_memory(conn, memory_id=state.id, values=values)

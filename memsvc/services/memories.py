@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.algorithms import cursor as cursors
-from memsvc.domain.fields import validate_fields
+from memsvc.algorithms import dedup
+from memsvc.domain.fields import SECRET_FIELD, validate_fields
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import (
     Memory,
@@ -20,11 +21,14 @@ from memsvc.domain.memory import (
     version_row,
 )
 from memsvc.domain.types import ALLOWED_STATUS_CHANGES, ChangeKind, MemoryType, Scope, Status
-from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, Unavailable
+from memsvc.security.vault import VaultError
 from memsvc.services import enrichment
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import require_cube
 from memsvc.services.runtime import Runtime
+from memsvc.store import cubes as cube_store
+from memsvc.store import lifecycle as lifecycle_store
 from memsvc.store import memories as memory_store
 
 MEMORY_NOT_FOUND = "no such memory in this cube"
@@ -45,6 +49,9 @@ class NewMemory:
     context: str | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+    pinned: bool = False
+    origin: str | None = None  # set by the service for what it makes (thoughts, summaries)
+    lsh_bucket: int | None = None  # a thought's TiM bucket
 
 
 def _check_content(rt: Runtime, content: str, where: str) -> str:
@@ -69,79 +76,137 @@ def _validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]
             code="batch_too_large",
         )
     out = []
+    blocks: set[str] = set()
     for index, item in enumerate(items):
-        _check_content(rt, item.content, f"items[{index}]")
+        where = f"items[{index}]"
+        _check_content(rt, item.content, where)
         try:
-            out.append(validate_fields(item.memory_type, item.fields))
+            fields = validate_fields(item.memory_type, item.fields)
         except InvalidRequest as exc:
-            exc.message = f"items[{index}]: {exc.message}"
+            exc.message = f"{where}: {exc.message}"
             raise
+        _check_secret(rt, item, fields, where)
+        key = core_block_key(item.memory_type, fields, item.user_id)
+        if key is not None:
+            _check_block_size(rt, item.content, where)
+            if key in blocks:
+                raise Conflict(
+                    f"{where}: two `{fields['label']}` core blocks for the same user in one "
+                    "call; send one",
+                    code="core_block_exists",
+                )
+            blocks.add(key)
+        out.append(fields)
     return out
+
+
+def _check_secret(rt: Runtime, item: NewMemory, fields: dict[str, Any], where: str) -> None:
+    secret = fields.get(SECRET_FIELD)
+    if secret is None:
+        return
+    if not rt.vault.enabled:
+        raise InvalidRequest(
+            f"{where}: no vault key is configured, so `secret_value` cannot be stored "
+            "encrypted; set MEMSVC_VAULT_KEYS (or run `memsvc serve`, which creates one)",
+            code="vault_not_configured",
+        )
+    if secret in item.content or secret in (fields.get("caption") or ""):
+        raise InvalidRequest(
+            f"{where}: the content or caption contains the secret itself; describe it instead "
+            "(the content is searchable, the secret is not)",
+            code="secret_in_content",
+        )
+
+
+def _check_block_size(rt: Runtime, content: str, where: str) -> None:
+    limit = rt.settings.core_block_limit
+    if len(content) > limit:
+        raise PayloadTooLarge(
+            f"{where}: a core block holds at most {limit} characters, this one has {len(content)}",
+            code="core_block_too_large",
+        )
+
+
+def core_block_key(
+    memory_type: MemoryType, fields: dict[str, Any], user_id: str | None
+) -> str | None:
+    """A labelled core memory is a block: one per label and user in a cube (MIRIX)."""
+    label = fields.get("label")
+    if memory_type is not MemoryType.CORE or label is None:
+        return None
+    return f"core:{label}:{user_id or ''}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Duplicate:
+    index: int  # position in the request
+    memory_id: uuid.UUID  # the memory it reinforced
+    match: str  # "exact" or "near"
 
 
 @dataclasses.dataclass(frozen=True)
 class Added:
-    memories: list[Memory]
-    job_id: uuid.UUID | None  # the background enrichment of these memories, if any
+    memories: list[Memory]  # one per item, in order (a duplicate's is the memory it reinforced)
+    job_id: uuid.UUID | None  # the background enrichment of the new memories, if any
+    duplicates: list[Duplicate] = dataclasses.field(default_factory=list)
 
 
 async def add_memories(
-    rt: Runtime, principal: Principal, cube_id: uuid.UUID, items: list[NewMemory]
+    rt: Runtime,
+    principal: Principal,
+    cube_id: uuid.UUID,
+    items: list[NewMemory],
+    *,
+    deduplicate: bool = True,
+    vectors: Any = None,
 ) -> Added:
     """Store a batch atomically and queue its enrichment (same transaction). The ids returned
-    are final: enrichment updates the same memories."""
+    are final: enrichment updates the same memories.
+
+    With `deduplicate`, an item that repeats a live memory (the same text, or cosine at least
+    `dedup_threshold` with the same type, user, agent and, for events, session and time)
+    reinforces that memory (MemoryBank: strength + 1) instead of becoming a second copy.
+    """
     principal.require(Scope.WRITE)
     fields = _validate_batch(rt, items)
     # Check the cube before spending seconds on embeddings.
     async with rt.db.transaction() as conn:
         await require_cube(conn, principal, cube_id)
-    vectors = await rt.embedder.embed_async([item.content for item in items])
-    now = datetime.now(UTC)
+    if vectors is None:
+        vectors = await rt.embedder.embed_async([item.content for item in items])
+    now = rt.now()
+    status = Status.PENDING if rt.settings.enrichment else Status.ACTIVE
     async with rt.db.transaction() as conn:
         cube = await require_cube(conn, principal, cube_id, keep=True)
+        # Writers of one cube take turns here, so two concurrent adds of the same text cannot
+        # both miss each other and store it twice.
+        await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        await _refuse_existing_blocks(conn, cube_id, items, fields)
+        ids = [uuid.uuid4() for _ in items]
+        matches = (
+            await _duplicates(rt, conn, cube_id, items, fields, vectors, ids) if deduplicate else {}
+        )
         sessions = sorted({i.session_id for i in items if i.session_id is not None})
         last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
-        rows = []
-        for item, item_fields, vector in zip(items, fields, vectors, strict=True):
-            memory_id = uuid.uuid4()
+        rows, secrets = [], {}
+        for index, (item, item_fields, vector) in enumerate(
+            zip(items, fields, vectors, strict=True)
+        ):
+            if index in matches:
+                continue
+            memory_id = ids[index]
+            secret = item_fields.pop(SECRET_FIELD, None)
+            if secret is not None:
+                secrets[memory_id] = rt.vault.encrypt(secret)
             neighbour = last.get(item.session_id) if item.session_id is not None else None
             rows.append(
-                {
-                    "id": memory_id,
-                    "cube_id": cube_id,
-                    "memory_type": item.memory_type.value,
-                    "status": Status.ACTIVE.value,
-                    "content": item.content,
-                    "created_at": now,
-                    "updated_at": now,
-                    "occurred_at": item.occurred_at or now,
-                    "user_id": item.user_id,
-                    "agent_id": item.agent_id,
-                    "session_id": item.session_id,
-                    "source": item.source,
-                    "source_message_ids": list(item.source_message_ids),
-                    "tags": list(item.tags),
-                    "keywords": list(item.keywords),
-                    "context": item.context,
-                    "metadata": item.metadata,
-                    "fields": item_fields,
-                    "version": 1,
-                    "strength": 1.0,
-                    "last_recalled_at": None,
-                    "recall_count": 0,
-                    "valid_from": None,
-                    "valid_to": None,
-                    "embedding": vector,
-                    "embedding_model": rt.embedder.model_name,
-                    "content_hash": content_hash(item.content),
-                    "neighbour_id": neighbour[0] if neighbour else None,
-                    "own_text": item.content,
-                    "neighbour_text": neighbour[1] if neighbour else None,
-                }
+                new_row(rt, item, item_fields, vector, memory_id, cube_id, now, status, neighbour)
             )
             if item.session_id is not None:
                 last[item.session_id] = (memory_id, item.content)
-        created = await memory_store.insert_memories(conn, rows)
+        created = await memory_store.insert_memories(conn, rows) if rows else []
+        for memory_id, ciphertext in secrets.items():
+            await lifecycle_store.set_secret(conn, memory_id=memory_id, ciphertext=ciphertext)
         await memory_store.insert_versions(
             conn,
             [
@@ -149,10 +214,135 @@ async def add_memories(
                 for mem in created
             ],
         )
+        reinforced = [target for target, _ in matches.values()]
+        # One recall per repetition (a memory repeated twice in a batch gains 2).
+        for target in reinforced:
+            await memory_store.reinforce(conn, ids=[target], now=now)
+        by_id = {mem.id: mem for mem in created}
+        if reinforced or secrets:
+            by_id.update(await memory_store.get_many(conn, ids=[*reinforced, *secrets]))
         job_id = await enrichment.enqueue(
             rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
         )
-    return Added(memories=created, job_id=job_id)
+    ordered = [by_id[matches[i][0] if i in matches else ids[i]] for i in range(len(items))]
+    duplicates = [Duplicate(i, target, kind) for i, (target, kind) in sorted(matches.items())]
+    return Added(memories=ordered, job_id=job_id, duplicates=duplicates)
+
+
+def new_row(
+    rt: Runtime,
+    item: NewMemory,
+    item_fields: dict[str, Any],
+    vector: Any,
+    memory_id: uuid.UUID,
+    cube_id: uuid.UUID,
+    now: datetime,
+    status: Status,
+    neighbour: tuple[uuid.UUID, str] | None = None,
+) -> dict[str, Any]:
+    """The `memories` row of a new memory (plus the texts its lexical index is built from)."""
+    return {
+        "id": memory_id,
+        "cube_id": cube_id,
+        "memory_type": item.memory_type.value,
+        "status": status.value,
+        "content": item.content,
+        "created_at": now,
+        "updated_at": now,
+        "occurred_at": item.occurred_at or now,
+        "user_id": item.user_id,
+        "agent_id": item.agent_id,
+        "session_id": item.session_id,
+        "source": item.source,
+        "source_message_ids": list(item.source_message_ids),
+        "tags": list(item.tags),
+        "keywords": list(item.keywords),
+        "context": item.context,
+        "metadata": item.metadata,
+        "fields": item_fields,
+        "version": 1,
+        "strength": 1.0,
+        "last_recalled_at": None,
+        "recall_count": 0,
+        "valid_from": None,
+        "valid_to": None,
+        "pinned": item.pinned,
+        "origin": item.origin,
+        "lsh_bucket": item.lsh_bucket,
+        "derived_key": core_block_key(item.memory_type, item_fields, item.user_id),
+        "embedding": vector,
+        "embedding_model": rt.embedder.model_name,
+        "content_hash": content_hash(item.content),
+        "neighbour_id": neighbour[0] if neighbour else None,
+        "own_text": item.content,
+        "neighbour_text": neighbour[1] if neighbour else None,
+    }
+
+
+async def _refuse_existing_blocks(
+    conn: AsyncConnection, cube_id: uuid.UUID, items: list[NewMemory], fields: list[dict[str, Any]]
+) -> None:
+    for index, (item, item_fields) in enumerate(zip(items, fields, strict=True)):
+        key = core_block_key(item.memory_type, item_fields, item.user_id)
+        if key is None:
+            continue
+        block = await lifecycle_store.by_derived_key(conn, cube_id=cube_id, key=key)
+        if block is not None:
+            raise Conflict(
+                f"items[{index}]: this cube already has a `{item_fields['label']}` core block "
+                f"for this user ({block.id}); append to it with POST "
+                f"/v1/cubes/{cube_id}/core/{item_fields['label']}/append, or rewrite it with PUT",
+                code="core_block_exists",
+                details={"memory_id": str(block.id)},
+            )
+
+
+def _dedup_probe(item: NewMemory, vector: Any) -> dedup.DuplicateProbe:
+    return dedup.DuplicateProbe(
+        memory_type=item.memory_type.value,
+        content_hash=content_hash(item.content),
+        vector=vector,
+        user_id=item.user_id,
+        agent_id=item.agent_id,
+        session_id=item.session_id,
+        occurred_at=item.occurred_at,
+    )
+
+
+async def _duplicates(
+    rt: Runtime,
+    conn: AsyncConnection,
+    cube_id: uuid.UUID,
+    items: list[NewMemory],
+    fields: list[dict[str, Any]],
+    vectors: Any,
+    ids: list[uuid.UUID],
+) -> dict[int, tuple[uuid.UUID, str]]:
+    """{item index: (memory it repeats, "exact" | "near")}, against the cube's live memories
+    and the items before it in the batch. Vault secrets and core blocks are never merged."""
+    threshold = rt.settings.dedup_threshold
+    counts = await cube_store.count_memories(conn, cube_ids=[cube_id])
+    exact_scan = counts.get(cube_id, 0) <= rt.settings.dense_exact_max_rows
+    found: dict[int, tuple[uuid.UUID, str]] = {}
+    earlier: list[tuple[int, dedup.DuplicateProbe]] = []
+    for index, (item, item_fields) in enumerate(zip(items, fields, strict=True)):
+        if SECRET_FIELD in item_fields or core_block_key(
+            item.memory_type, item_fields, item.user_id
+        ):
+            continue
+        probe = _dedup_probe(item, vectors[index])
+        match = await lifecycle_store.find_duplicate(
+            conn, cube_id=cube_id, probe=probe, threshold=threshold, exact_scan=exact_scan
+        )
+        if match is None:
+            repeat = dedup.repeat_of(probe, earlier, threshold)
+            if repeat is not None:
+                match = (ids[repeat[0]], repeat[1])
+        if match is not None:
+            found[index] = match
+        else:
+            earlier.append((index, probe))
+    return found
 
 
 async def get_memory(
@@ -207,18 +397,33 @@ async def update_memory(
     vector = None
     if "content" in changes:
         _check_content(rt, changes["content"], "content")
+
         # Embed before taking the row lock: the vector depends only on the new text.
         vector = (await rt.embedder.embed_async([changes["content"]]))[0]
     async with rt.db.transaction() as conn:
         before = await _locked_memory(conn, principal, cube_id, memory_id)
         tenant_id = principal.require_tenant()
         values, kind = _plan_update(before, changes, expected_version)
-        if not values:
+        after_fields = values.get("fields", before.fields)
+        after_type = MemoryType(values.get("memory_type", before.memory_type))
+        if core_block_key(after_type, after_fields, before.user_id) and "content" in values:
+            _check_block_size(rt, values["content"], "content")
+        secret = _take_secret(rt, before, values)
+        if secret is None and before.has_secret and {"content", "fields"} & set(values):
+            await _check_stored_secret(rt, conn, before, values)
+        if not values and secret is None:
             return before
+        if kind is ChangeKind.RESTORE:
+            # Asking for a memory back is a recall: its forgetting clock starts again, or the
+            # next sweep would archive it at once.
+            values["last_recalled_at"] = rt.now()
         content_changed = "content" in values
         if content_changed:
             values["content_hash"] = content_hash(values["content"])
         fields_changed = changed_fields(before, values)
+        if secret is not None:
+            await lifecycle_store.set_secret(conn, memory_id=memory_id, ciphertext=secret)
+            fields_changed = sorted({*fields_changed, "secret_value"})
         after = await memory_store.update_memory(
             conn,
             memory_id=memory_id,
@@ -237,6 +442,54 @@ async def update_memory(
                 rt, conn, tenant_id=tenant_id, cube_id=cube_id, memory_ids=[memory_id]
             )
     return after
+
+
+def _take_secret(rt: Runtime, memory: Memory, values: dict[str, Any]) -> bytes | None:
+    """Move a new vault secret out of `values` (it is never stored in fields), encrypted."""
+    fields = values.get("fields")
+    if not fields or SECRET_FIELD not in fields:
+        return None
+    secret = fields.pop(SECRET_FIELD)
+    item = NewMemory(content=values.get("content", memory.content), fields=fields)
+    _check_secret(rt, item, {**fields, SECRET_FIELD: secret}, "fields")
+    if fields == memory.fields:
+        del values["fields"]
+    return rt.vault.encrypt(secret)
+
+
+async def _check_stored_secret(
+    rt: Runtime, conn: AsyncConnection, memory: Memory, values: dict[str, Any]
+) -> None:
+    """A new content or caption may not spell out the secret already stored."""
+    stored = await lifecycle_store.secrets_of(conn, ids=[memory.id])
+    if memory.id not in stored:
+        return
+    try:
+        secret = rt.vault.decrypt(stored[memory.id])
+    except VaultError:
+        return  # unreadable with the configured keys: nothing to compare with
+    fields = values.get("fields", memory.fields)
+    item = NewMemory(content=values.get("content", memory.content), fields=fields)
+    _check_secret(rt, item, {**fields, SECRET_FIELD: secret}, "content")
+
+
+async def reveal_secret(rt: Runtime, principal: Principal, memory: Memory) -> str | None:
+    """The decrypted vault secret of a memory the caller has read; needs the secrets scope."""
+    principal.require(Scope.SECRETS)
+    if not memory.has_secret:
+        return None
+    async with rt.db.transaction() as conn:
+        stored = await lifecycle_store.secrets_of(conn, ids=[memory.id])
+    if memory.id not in stored:
+        return None
+    try:
+        return rt.vault.decrypt(stored[memory.id])
+    except VaultError:
+        raise Unavailable(
+            "this secret was encrypted with a key that is not configured; add the old key to "
+            "MEMSVC_VAULT_KEYS (after the new one) to read it",
+            code="vault_key_missing",
+        ) from None
 
 
 async def _locked_memory(
@@ -332,3 +585,13 @@ async def require_memory(
     if memory is None:
         raise NotFound(MEMORY_NOT_FOUND, code="memory_not_found")
     return memory
+
+
+async def lineage(
+    rt: Runtime, principal: Principal, cube_id: uuid.UUID, memory_id: uuid.UUID
+) -> tuple[list[tuple[uuid.UUID, str]], list[tuple[uuid.UUID, str]]]:
+    """(what the memory was made from, what was made from it) as (id, relation) pairs."""
+    principal.require(Scope.READ)
+    async with rt.db.transaction() as conn:
+        await require_memory(conn, principal, cube_id, memory_id)
+        return await lifecycle_store.lineage(conn, memory_id=memory_id)

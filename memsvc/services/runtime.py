@@ -7,11 +7,14 @@ import dataclasses
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from memsvc.algorithms import hipporag
 from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
 from memsvc.models.llm import LLM
+from memsvc.security.vault import Vault
 from memsvc.store.db import Database
 
 
@@ -75,6 +78,20 @@ class Runtime:
     graphs: GraphCache = dataclasses.field(default_factory=GraphCache)
     # The LLM layer; unset: built from settings on first use (cheap: litellm loads lazily).
     llm_override: LLM | None = None
+    # The service's clock. Recall times, creation times and the forgetting sweep read it, so a
+    # simulation (bench/lifecycle.py) can run months of use in minutes.
+    clock: Callable[[], datetime] = dataclasses.field(default=lambda: datetime.now(UTC))
+    _vault: Vault | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def vault(self) -> Vault:
+        """Encryption of knowledge-vault secrets (disabled when no key is configured)."""
+        if self._vault is None:
+            self._vault = Vault.from_keys(self.settings.vault_keys_value)
+        return self._vault
 
     @property
     def llm(self) -> LLM:

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,7 +15,14 @@ from memsvc.algorithms import bm25, fusion, timeexpr
 from memsvc.algorithms.retention import elapsed_days, retention
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import Memory
-from memsvc.domain.types import SEARCHABLE_STATUSES, FusionMethod, Scope, SearchMode, TimeUse
+from memsvc.domain.types import (
+    SEARCHABLE_STATUSES,
+    FusionMethod,
+    MemoryType,
+    Scope,
+    SearchMode,
+    TimeUse,
+)
 from memsvc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from memsvc.services import graph
 from memsvc.services import links as link_service
@@ -28,7 +35,8 @@ from memsvc.store import search as search_store
 
 BM25_K1 = 1.2
 BM25_B = 0.75
-RETENTION_TAU_DAYS = 1.0
+# Vault entries are found only when asked for by type: their captions describe secrets.
+DEFAULT_TYPES = tuple(t for t in MemoryType if t is not MemoryType.KNOWLEDGE_VAULT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +52,7 @@ class SearchRequest:
     graph_weight: float | None = None  # None: the configured fusion_graph_weight
     time: TimeUse = TimeUse.AUTO
     now: datetime | None = None  # what "last week" is relative to; None: as_of, else now
+    reinforce: bool = True  # count the results as recalled (MemoryBank); False: the caller will
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +102,11 @@ class _Plan:
 
 def _plan(rt: Runtime, req: SearchRequest) -> _Plan:
     flt = req.filter or MemoryFilter(statuses=SEARCHABLE_STATUSES)
+    if not flt.memory_types:
+        flt = dataclasses.replace(flt, memory_types=DEFAULT_TYPES)
     windows: list[timeexpr.TimeWindow] = []
     if req.time is not TimeUse.OFF:
-        reference = req.now or flt.as_of or datetime.now(UTC)
+        reference = req.now or flt.as_of or rt.now()
         windows = timeexpr.find_time_windows(req.query, reference)
     if windows and req.time is TimeUse.FILTER:
         flt = _within(flt, windows)
@@ -156,6 +167,10 @@ async def search(
             boosts = await _time_boosts(rt, conn, req, plan, fused)
             if boosts:
                 fused = _boosted(rt, fused, boosts)
+            now = rt.now()
+            kept = await _retention(rt, conn, fused, now)
+            if kept:
+                fused = _weighted_by_retention(rt, fused, kept)
             ranked = fusion.top(fused, req.top_k)
             if req.min_score is not None:
                 ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
@@ -172,7 +187,6 @@ async def search(
         if embedding is not None and not embedding.done():
             embedding.cancel()
 
-    now = datetime.now(UTC)
     hits = []
     for mid, score in ranked:
         memory = found.get(mid)
@@ -181,15 +195,13 @@ async def search(
         scores = {name: round(values[mid], 6) for name, values in signals.items() if mid in values}
         if mid in boosts:
             scores["time"] = round(boosts[mid], 6)
-        since = memory.last_recalled_at or memory.created_at
-        scores["retention"] = round(
-            retention(elapsed_days(since, now), memory.strength, RETENTION_TAU_DAYS), 6
-        )
+        if mid in kept:
+            scores["retention"] = round(kept[mid], 6)
         hits.append(
             Hit(memory=memory, score=round(score, 6), scores=scores, links=linked.get(mid, []))
         )
     took_ms = _ms(started)
-    if hits:
+    if hits and req.reinforce:
         async with rt.db.transaction() as conn:
             await memory_store.reinforce(conn, ids=[h.memory.id for h in hits], now=now)
     return SearchResult(
@@ -339,6 +351,30 @@ def _boosted(
     """Scale each score between (1 - w) (far from the asked time) and 1 (inside it)."""
     w = rt.settings.time_boost_weight
     return {mid: score * (1.0 - w + w * boosts.get(mid, 0.0)) for mid, score in fused.items()}
+
+
+async def _retention(
+    rt: Runtime, conn: AsyncConnection, fused: dict[uuid.UUID, float], now: datetime
+) -> dict[uuid.UUID, float]:
+    """MemoryBank retention of each candidate: exp(-Δt / (τ·S)), Δt since its last recall."""
+    if not fused:
+        return {}
+    states = await search_store.recall_states(conn, ids=list(fused))
+    tau = rt.settings.retention_tau_days
+    return {
+        mid: retention(elapsed_days(since, now), strength, tau)
+        for mid, (strength, since) in states.items()
+    }
+
+
+def _weighted_by_retention(
+    rt: Runtime, fused: dict[uuid.UUID, float], kept: dict[uuid.UUID, float]
+) -> dict[uuid.UUID, float]:
+    """Scale each score between (1 - w) (long forgotten) and 1 (fresh in memory)."""
+    w = rt.settings.retention_weight
+    if w <= 0:
+        return fused
+    return {mid: score * (1.0 - w + w * kept.get(mid, 1.0)) for mid, score in fused.items()}
 
 
 def _ms(t0: float) -> float:

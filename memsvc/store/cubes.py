@@ -124,3 +124,11 @@ async def live_cube_ids(
         )
     )
     return set(rows.scalars())
+
+
+async def all_live_cubes(conn: AsyncConnection) -> list[Cube]:
+    """Every live cube of every tenant (the scheduler's round)."""
+    rows = await conn.execute(
+        select(cubes).where(cubes.c.deleted_at.is_(None)).order_by(cubes.c.created_at)
+    )
+    return [Cube.from_row(r._mapping) for r in rows]

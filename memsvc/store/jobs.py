@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, func, literal_column, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.store.memories import lexical_index
@@ -59,20 +60,25 @@ async def defer_job(
     lock: str | None = None,
     queue: str = DEFAULT_QUEUE,
     priority: int = 0,
-) -> int:
-    """Enqueue a job on this transaction; return procrastinate's internal id."""
-    result = await conn.execute(
-        _DEFER,
-        {
-            "queue": queue,
-            "task_name": task_name,
-            "priority": priority,
-            "lock": lock,
-            "queueing_lock": None,
-            "args": json.dumps(args),
-        },
-    )
-    return int(result.scalar_one())
+    queueing_lock: str | None = None,
+) -> int | None:
+    """Enqueue a job on this transaction; return procrastinate's internal id, or None when a
+    job with the same `queueing_lock` is already waiting (nothing is queued then)."""
+    params = {
+        "queue": queue,
+        "task_name": task_name,
+        "priority": priority,
+        "lock": lock,
+        "queueing_lock": queueing_lock,
+        "args": json.dumps(args),
+    }
+    if queueing_lock is None:
+        return int((await conn.execute(_DEFER, params)).scalar_one())
+    try:
+        async with conn.begin_nested():  # a refused job must not abort the caller's transaction
+            return int((await conn.execute(_DEFER, params)).scalar_one())
+    except IntegrityError:
+        return None
 
 
 async def get_job(

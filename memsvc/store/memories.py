@@ -30,7 +30,12 @@ from memsvc.store.tables import memories, memory_versions
 m = memories.c
 
 # Columns a client may see (the embedding and search internals stay inside).
-PUBLIC_COLUMNS = [memories.c[f] for f in Memory.__dataclass_fields__]
+# `has_secret` says a vault secret is stored; the ciphertext itself never leaves this layer
+# except through `secret_of`.
+PUBLIC_COLUMNS = [
+    m.secret_ciphertext.is_not(None).label(f) if f == "has_secret" else memories.c[f]
+    for f in Memory.__dataclass_fields__
+]
 
 
 def _search_tsv(own: Any, before: Any, after: Any = None) -> ColumnElement[Any]:

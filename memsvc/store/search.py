@@ -203,3 +203,17 @@ async def occurred_at(conn: AsyncConnection, *, ids: Sequence[uuid.UUID]) -> dic
         return {}
     rows = await conn.execute(select(m.id, m.occurred_at).where(m.id.in_(list(ids))))
     return {mid: at for mid, at in rows.tuples()}  # noqa: C416 (Result.keys trips dict())
+
+
+async def recall_states(
+    conn: AsyncConnection, *, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[float, Any]]:
+    """Each memory's MemoryBank state: (strength, last recall or creation time)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(m.id, m.strength, func.coalesce(m.last_recalled_at, m.created_at)).where(
+            m.id.in_(list(ids))
+        )
+    )
+    return {mid: (float(strength), since) for mid, strength, since in rows.tuples()}

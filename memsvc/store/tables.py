@@ -6,6 +6,7 @@ from __future__ import annotations
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -108,6 +109,11 @@ memories = Table(
     Column("note_source", Text),
     Column("enriched_hash", Text),
     Column("enriched_at", TZ),
+    Column("pinned", Boolean, nullable=False),
+    Column("origin", Text),
+    Column("lsh_bucket", Integer),
+    Column("derived_key", Text),
+    Column("secret_ciphertext", LargeBinary),
 )
 
 memory_versions = Table(
@@ -182,4 +188,14 @@ graph_edges = Table(
     Column("kind", Text, nullable=False),
     Column("weight", Float, nullable=False),
     Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE")),
+)
+
+memory_sources = Table(
+    "memory_sources",
+    metadata,
+    Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("source_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("relation", Text, primary_key=True),
+    Column("created_at", TZ, nullable=False),
 )

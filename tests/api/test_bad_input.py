@@ -94,14 +94,14 @@ async def test_bad_memory_items_write_nothing(client, cube, db_url, seen):
             {
                 "items": [
                     {
-                        "content": "my bank pin",
+                        "content": "my bank pin is 1234",
                         "memory_type": "knowledge_vault",
                         "fields": {"secret_value": "1234", "caption": "pin"},
                     }
                 ]
             },
             422,
-            "secret_not_supported",
+            "secret_in_content",
         ),
         ({"items": [{"content": "ok", "metadata": "not an object"}]}, 422, "invalid_request"),
         ({"items": [{"content": "ok"}], "infer": True}, 422, "infer_not_available"),
@@ -128,7 +128,7 @@ async def test_batches_are_all_or_nothing(client, cube, db_url, seen):
         {"content": "   "},
         {"content": "z" * 64_001},
         {"content": "x", "fields": {"unknown_field": 1}},
-        {"content": "x", "memory_type": "knowledge_vault", "fields": {"secret_value": "s"}},
+        {"content": "pin 1", "memory_type": "knowledge_vault", "fields": {"secret_value": "1"}},
         {"content": "x\x00"},
     ):
         items: list[dict[str, Any]] = [{"content": f"item {i}"} for i in range(1000)]
@@ -200,12 +200,11 @@ async def test_bad_paths_and_bodies(client, cube, db_url, seen):
     _err(await client.patch(purl, json={"content": "q" * 64_001}), 413, "content_too_large")
     _err(await client.patch(purl, json={"status": "sleeping"}), 422)
     _err(await client.patch(purl, json={"memory_type": "dream"}), 422)
+    _err(await client.patch(purl, json={"pinned": "sometimes"}), 422, "invalid_request")
     _err(
-        await client.patch(
-            purl, json={"memory_type": "knowledge_vault", "fields": {"secret_value": "x"}}
-        ),
+        await client.patch(purl, json={"memory_type": "core", "fields": {"label": "robot"}}),
         422,
-        "secret_not_supported",
+        "invalid_fields",
     )
     # cubes
     _err(await client.post("/v1/cubes", json={"name": ""}), 422)

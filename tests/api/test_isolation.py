@@ -24,6 +24,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/cubes/{cube_id}/search"): {"query": "secret plans"},
     ("POST", "/v1/cubes/{cube_id}/messages"): {"messages": [{"role": "user", "content": "hello"}]},
     ("POST", "/v1/cubes/{cube_id}/consolidate"): {},
+    ("POST", "/v1/cubes/{cube_id}/thoughts"): {"question": "Where?", "answer": "Paris."},
+    ("POST", "/v1/cubes/{cube_id}/thoughts/recall"): {"query": "secret plans"},
+    ("PUT", "/v1/cubes/{cube_id}/core/{label}"): {"value": "injected"},
+    ("POST", "/v1/cubes/{cube_id}/core/{label}/append"): {"content": "injected"},
+    ("POST", "/v1/cubes/{cube_id}/context"): {"query": "secret plans"},
     ("POST", "/v1/cubes/{cube_id}/activation"): {},
     ("POST", "/v1/cubes/{cube_id}/generate"): {
         "prompt": "hi",
@@ -137,7 +142,7 @@ async def test_every_cube_route_is_404_for_another_tenant(app, tenant_client, db
     ):
         assert expected in paths
 
-    ids = {"cube_id": b_cube["id"], "memory_id": b_memory}
+    ids = {"cube_id": b_cube["id"], "memory_id": b_memory, "label": "human"}
     checked = 0
     for method, path, route in routes:
         url = _fill(path, ids)

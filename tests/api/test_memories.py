@@ -49,7 +49,7 @@ async def test_add_returns_final_ids_and_defaults(client, cube):
     assert [m["content"] for m in created] == ["Alice likes green tea", "Bob moved to Lisbon"]
     first, second = created
     assert first["memory_type"] == "episodic"
-    assert first["status"] == "active"
+    assert first["status"] == "pending"  # searchable now; active once enrichment ran
     assert first["version"] == 1
     assert first["strength"] == 1.0
     assert first["recall_count"] == 0 and first["last_recalled_at"] is None
@@ -144,7 +144,7 @@ async def test_list_filters_and_pagination(client, cube):
     assert await listed(status="deleted") == [ids[1]]
     default = await listed()
     assert ids[0] in default and ids[1] not in default and len(default) == 24
-    assert await listed(status="active") == ids[2:]
+    assert await listed(status="pending") == ids[2:]
 
 
 async def test_patch_versions_and_conflicts(client, cube):
@@ -181,7 +181,7 @@ async def test_patch_versions_and_conflicts(client, cube):
     assert r.json()["results"][0]["memory"]["id"] == mem["id"]
 
     # no-op patches write no version
-    for noop in ({}, {"content": after["content"]}, {"tags": ["b"]}, {"status": "active"}):
+    for noop in ({}, {"content": after["content"]}, {"tags": ["b"]}, {"status": after["status"]}):
         r = await client.patch(url, json=noop)
         assert r.status_code == 200, r.text
         assert r.json()["version"] == 2
@@ -197,7 +197,7 @@ async def test_patch_versions_and_conflicts(client, cube):
     assert (await client.get(url)).json()["content"] == after["content"]
 
     # invalid status transitions
-    for target in ("merged", "pending", "deleted"):
+    for target in ("merged", "deleted"):  # (pending -> pending is a no-op)
         r = await client.patch(url, json={"status": target})
         assert r.status_code == 409, (target, r.text)
         assert r.json()["error"]["code"] == "invalid_status_change"

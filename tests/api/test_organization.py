@@ -23,9 +23,10 @@ PETS = [
 
 
 async def _add(client: httpx.AsyncClient, cube_id: str, contents: list[str], **extra: Any) -> Any:
+    # PETS holds a near-duplicate pair on purpose (to see evolution): keep both.
     r = await client.post(
         f"/v1/cubes/{cube_id}/memories",
-        json={"items": [{"content": c, **extra} for c in contents]},
+        json={"items": [{"content": c, **extra} for c in contents], "deduplicate": False},
     )
     assert r.status_code == 201, r.text
     return r.json()

@@ -70,10 +70,12 @@ def test_invalid_fields(memory_type, fields):
     assert info.value.details and all("field" in d for d in info.value.details)
 
 
-def test_vault_secret_value_refused():
+def test_vault_secret_value_is_a_vault_field_only():
+    # accepted (and kept) by the vault schema: the service encrypts it out of `fields`
+    fields = validate_fields(MemoryType.KNOWLEDGE_VAULT, {"secret_value": "hunter2"})
+    assert fields == {"secret_value": "hunter2"}
     with pytest.raises(InvalidRequest) as info:
-        validate_fields(MemoryType.KNOWLEDGE_VAULT, {"secret_value": "hunter2"})
-    assert info.value.code == "secret_not_supported"
+        validate_fields(MemoryType.KNOWLEDGE_VAULT, {"secret_value": ""})
     assert "hunter2" not in info.value.message
     # another type: just an unknown field
     with pytest.raises(InvalidRequest) as info:
@@ -108,6 +110,9 @@ def _memory(**overrides) -> Memory:
         "recall_count": 0,
         "valid_from": None,
         "valid_to": None,
+        "pinned": False,
+        "origin": None,
+        "has_secret": False,
     }
     base.update(overrides)
     return Memory(**base)
