@@ -44,6 +44,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from memsvc.algorithms.sentences import split_sentences
+
 __all__ = [
     "CONTEXT_MAX_CHARS",
     "CONTEXT_MIN_WORDS",
@@ -132,15 +134,9 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-# Abbreviations after which a full stop does not end a sentence.
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e eg ie approx dept fig no inc ltd co cf".split()
-)
-
 _WORD_RE = re.compile(r"\w+(?:['’\-.]\w+)*|[^\w\s]")
 _NUMERIC_RE = re.compile(r"[\d.,:/\-]*\d[\d.,:/\-]*")
 _POSSESSIVE_RE = re.compile(r"['’]s$", re.IGNORECASE)
-_SENTENCE_END_RE = re.compile(r"([.!?…。！？]+)([\"'”’)\]]*)\s+")
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -157,34 +153,6 @@ class Note:
 
 
 # --- text splitting -------------------------------------------------------------------------
-
-
-def _sentences(text: str) -> list[str]:
-    """Split into sentences on line breaks and on terminal punctuation followed by space.
-
-    A full stop after a known abbreviation, or followed by a lowercase letter, does not split.
-    """
-    out: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        start = 0
-        for m in _SENTENCE_END_RE.finditer(line):
-            end = m.end()
-            if m.group(1) == "." and end < len(line):
-                before = line[start : m.start()].rsplit(None, 1)
-                last = before[-1].lower() if before else ""
-                if last.rstrip(".") in _ABBREVIATIONS or line[end].islower():
-                    continue
-            piece = line[start:end].strip()
-            if piece:
-                out.append(piece)
-            start = end
-        tail = line[start:].strip()
-        if tail:
-            out.append(tail)
-    return out
 
 
 def _normalise_token(token: str) -> str:
@@ -247,7 +215,7 @@ class _Analysis:
         self.n_sentences = 0
         chunks: list[list[str]] = []  # chunks of term keys, split at punctuation/numbers
         pos = 0
-        for s_idx, sentence in enumerate(_sentences(text)):
+        for s_idx, sentence in enumerate(split_sentences(text)):
             self.n_sentences += 1
             chunk: list[str] = []
             first_in_sentence = True
@@ -483,7 +451,7 @@ def clip(line: str, limit: int = CONTEXT_MAX_CHARS) -> str:
 
 
 def _context(content: str, keyphrases: Sequence[str]) -> str:
-    sentences = _sentences(content)
+    sentences = split_sentences(content)
     first = _SPACE_RE.sub(" ", sentences[0]).strip() if sentences else ""
     if first and len(first) <= CONTEXT_MAX_CHARS and len(first.split()) >= CONTEXT_MIN_WORDS:
         return first

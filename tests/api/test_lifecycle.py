@@ -17,6 +17,9 @@ import pytest
 
 from memsvc.services import consolidation
 from memsvc.store.db import libpq_url
+from tests.api.memory_http import get_memory as _get
+from tests.api.memory_http import history as _history
+from tests.api.memory_http import lineage as _lineage
 from workers.runner import work_until_idle
 
 TAU = 10.0  # retention_tau_days in the tests' settings
@@ -55,24 +58,6 @@ async def _add(
 ) -> dict[str, Any]:
     r = await client.post(f"/v1/cubes/{cube_id}/memories", json={"items": items, **body})
     assert r.status_code == 201, r.text
-    return r.json()
-
-
-async def _get(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> dict[str, Any]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def _history(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> list[dict]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/history")
-    assert r.status_code == 200, r.text
-    return r.json()["versions"]
-
-
-async def _lineage(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> dict[str, Any]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/lineage")
-    assert r.status_code == 200, r.text
     return r.json()
 
 

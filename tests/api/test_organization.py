@@ -12,6 +12,8 @@ import psycopg
 
 from memsvc.services import enrichment
 from memsvc.store.db import libpq_url
+from tests.api.memory_http import get_memory as _get
+from tests.api.memory_http import history as _history
 from workers.runner import work_until_idle
 
 PETS = [
@@ -40,18 +42,6 @@ async def _enriched(app: Any, db_url: str, client: httpx.AsyncClient, cube_id: s
     assert job["status"] == "done", job
     assert job["kind"] == "enrich_memories"
     return list(body["items"])
-
-
-async def _get(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> dict:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def _history(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> list[dict]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/history")
-    assert r.status_code == 200, r.text
-    return r.json()["versions"]
 
 
 async def _links(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> list[dict]:

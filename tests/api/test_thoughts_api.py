@@ -12,27 +12,12 @@ import psycopg
 
 from memsvc.algorithms.context_pack import estimate_tokens
 from memsvc.store.db import libpq_url
+from tests.api.memory_http import get_memory as _get
+from tests.api.memory_http import history as _history
+from tests.api.memory_http import lineage as _lineage
 from workers.runner import work_until_idle
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-async def _get(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> dict[str, Any]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def _history(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> list[dict]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/history")
-    assert r.status_code == 200, r.text
-    return r.json()["versions"]
-
-
-async def _lineage(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> dict[str, Any]:
-    r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/lineage")
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def _think(client: httpx.AsyncClient, cube_id: str, **body: Any) -> dict[str, Any]:
