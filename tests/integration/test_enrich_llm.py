@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from memsvc.algorithms import extraction, notes
 from memsvc.algorithms.extraction import Triple
 from memsvc.algorithms.notes import Note
-from memsvc.config import Settings
-from memsvc.models.llm import LLM, UsageRecord
 from memsvc.services.enrich_llm import (
     CONTEXT_MAX_CHARS,
     ENTITIES_MAX,
@@ -31,6 +28,9 @@ from memsvc.services.enrich_llm import (
     note_prompt,
     plan_links,
 )
+from tests.integration.llm_doubles import MemorySink
+from tests.integration.llm_doubles import mock_llm as _llm
+from tests.integration.llm_doubles import no_model as _no_model
 
 MODEL = "gpt-4o-mini"
 GARBAGE = ["nope", "{still not json", "```json\n[1, 2]\n```"]  # three attempts: max retries 2
@@ -65,25 +65,6 @@ GRAPH_REPLY = json.dumps(
         ],
     }
 )
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-
-    async def record(self, usage: UsageRecord) -> None:
-        self.records.append(usage)
-
-
-def _llm(test_settings: Settings, replies: list[Any]) -> LLM:
-    values = {"llm_model": MODEL, "llm_max_retries": 2}
-    return LLM(test_settings.model_copy(update=values), mock_responses=replies)
-
-
-def _no_model(test_settings: Settings) -> LLM:
-    llm = LLM(test_settings.model_copy(update={"llm_model": None}))
-    assert not llm.configured
-    return llm
 
 
 def _neighbour(sim: float, *, keywords: tuple[str, ...] = (), tags: tuple[str, ...] = ()):

@@ -6,11 +6,8 @@ import json
 import subprocess
 import sys
 from datetime import date
-from typing import Any
 
 from memsvc.algorithms import core_blocks, summaries
-from memsvc.config import Settings
-from memsvc.models.llm import LLM, UsageRecord
 from memsvc.services.summary_llm import (
     CONDENSE_SLACK,
     MAX_INPUT_CHARS,
@@ -25,6 +22,9 @@ from memsvc.services.summary_llm import (
     tail_lines,
     user_portrait,
 )
+from tests.integration.llm_doubles import MemorySink
+from tests.integration.llm_doubles import mock_llm as _llm
+from tests.integration.llm_doubles import no_model as _no_model
 
 MODEL = "gpt-4o-mini"
 GARBAGE = ["nope", "{still not json", "```json\n[1, 2]\n```"]  # three attempts: max retries 2
@@ -41,25 +41,6 @@ DAILY = [
 ]
 USER_TEXTS = ["I love hiking, but I hate crowds.", "I'm a nurse. I usually work nights."]
 BLOCK = "\n".join(f"Sam mentioned fact number {i} about topic {i}." for i in range(40))
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-
-    async def record(self, usage: UsageRecord) -> None:
-        self.records.append(usage)
-
-
-def _llm(test_settings: Settings, replies: list[Any]) -> LLM:
-    values = {"llm_model": MODEL, "llm_max_retries": 2}
-    return LLM(test_settings.model_copy(update=values), mock_responses=replies)
-
-
-def _no_model(test_settings: Settings) -> LLM:
-    llm = LLM(test_settings.model_copy(update={"llm_model": None}))
-    assert not llm.configured
-    return llm
 
 
 # --- summarize_day ----------------------------------------------------------------------------

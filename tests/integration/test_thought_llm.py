@@ -13,7 +13,7 @@ import pytest
 from memsvc.algorithms.thoughts import Thought, contradicted, merged_thought, post_think
 from memsvc.config import Settings
 from memsvc.models import llm as llm_module
-from memsvc.models.llm import LLM, UsageRecord
+from memsvc.models.llm import LLM
 from memsvc.services.thought_llm import (
     DEFAULT_REASON,
     THOUGHTS_MAX,
@@ -28,25 +28,14 @@ from memsvc.services.thought_llm import (
     think,
     think_prompt,
 )
+from tests.integration.llm_doubles import MemorySink
+from tests.integration.llm_doubles import mock_llm as _llm
 
 MODEL = "gpt-4o-mini"
 GARBAGE = ["nope", "{still not json", "```json\n[1, 2]\n```"]  # three attempts: max retries 2
 
 QUESTION = "My sister Alice moved to Berlin last month. What should she visit?"
 ANSWER = "Berlin has great museums. She could start with the Pergamon Museum."
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-
-    async def record(self, usage: UsageRecord) -> None:
-        self.records.append(usage)
-
-
-def _llm(test_settings: Settings, replies: list[Any]) -> LLM:
-    values = {"llm_model": MODEL, "llm_max_retries": 2}
-    return LLM(test_settings.model_copy(update=values), mock_responses=replies)
 
 
 @pytest.fixture
