@@ -43,21 +43,24 @@ async def service(url: str | None, database_url: str | None) -> AsyncIterator[ht
 
     attach_worker(app, database_url, concurrency=2)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://bench",
-                timeout=600,
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as c:
-                yield c
+        async with app.router.lifespan_context(app), _admin_client(app) as c:
+            yield c
     finally:
         if tmp is not None:
             import pgserver
 
             pgserver.get_server(str(Path(tmp.name) / "pgdata")).cleanup()
             tmp.cleanup()
+
+
+def _admin_client(app: Any) -> httpx.AsyncClient:
+    """A client of the in-process app holding the admin key."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://bench",
+        timeout=600,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
 
 
 async def tenant_client(admin: httpx.AsyncClient) -> httpx.AsyncClient:
@@ -90,13 +93,7 @@ async def local_tenant(settings: Any) -> AsyncIterator[tuple[Any, str, httpx.Asy
         migrate.upgrade(url, settings)
         app = create_app(settings, database_url=url)
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://bench",
-                timeout=600,
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as admin:
+            async with _admin_client(app) as admin:
                 client = await tenant_client(admin)
             async with client:
                 yield app, url, client
