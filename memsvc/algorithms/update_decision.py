@@ -1,0 +1,144 @@
+"""How a newly extracted fact relates to what is already stored: add, reinforce, update or
+supersede (the write path of conversation ingestion). Pure: the caller finds the neighbours.
+
+A fact may carry a *slot*: an attribute of its subject (`lives_in`, `works_at`, `job`,
+`name_of:dog`, `likes:coffee`, ...) and a value. Against the stored facts of the same subject
+and memory type (`neighbours`, with their cosine to the new fact):
+
+- the same text, or cosine >= `duplicate_threshold`, or the same slot and value: **reinforce**
+  the stored fact (nothing new was said);
+- the same slot, and one value refines the other ("berlin" -> "berlin kreuzberg"): **update**
+  the stored fact (a new version of the same memory);
+- the same single-valued slot with another value ("lives_in berlin" after "lives_in paris"):
+  **supersede**: the old fact stays, ends (`valid_to`), and the new one starts (`valid_from`);
+- no slot on either side, cosine >= `update_threshold`: **update** (a rephrasing that adds to it);
+- anything else: **add**.
+
+Slots whose attribute holds many values at once (`has:car` next to `has:bike` is not a change)
+never supersede; their attribute names the object, so different objects are different slots.
+Limits: the rules see only what the extractor put in the slot; "moved to Berlin" supersedes
+"lives in Paris" only because the extractor maps both to `lives_in`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+
+DUPLICATE_THRESHOLD = 0.95
+UPDATE_THRESHOLD = 0.9
+
+# Attributes (or attribute prefixes ending in ":") that hold one value at a time.
+SINGLE_VALUED = (
+    "lives_in",
+    "works_at",
+    "job",
+    "name",
+    "name_of:",
+    "favourite:",
+    "birthday",
+    "age",
+    "likes:",
+    "allergic_to:",
+    "relationship",
+    "studies_at",
+)
+
+
+class Decision(StrEnum):
+    ADD = "add"
+    REINFORCE = "reinforce"
+    UPDATE = "update"
+    SUPERSEDE = "supersede"
+
+
+@dataclasses.dataclass(frozen=True)
+class Fact:
+    """A fact as the rules compare it (new or stored)."""
+
+    content: str
+    subject: str
+    memory_type: str
+    attribute: str | None = None
+    value: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Neighbour(Generic[K]):
+    key: K
+    fact: Fact
+    similarity: float  # cosine to the new fact
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict(Generic[K]):
+    decision: Decision
+    target: K | None  # the stored fact reinforced, updated or superseded
+    reason: str
+
+
+def single_valued(attribute: str) -> bool:
+    return any(
+        attribute.startswith(a) if a.endswith(":") else attribute == a for a in SINGLE_VALUED
+    )
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").casefold().replace(".", " ").split())
+
+
+def _refines(a: str, b: str) -> bool:
+    """One value is the other with more words ("berlin" and "berlin kreuzberg")."""
+    wa, wb = a.split(), b.split()
+    if not wa or not wb or wa == wb:
+        return False
+    short, long = (wa, wb) if len(wa) < len(wb) else (wb, wa)
+    return all(w in long for w in short)
+
+
+def decide(
+    new: Fact,
+    neighbours: Sequence[Neighbour[K]],
+    *,
+    duplicate_threshold: float = DUPLICATE_THRESHOLD,
+    update_threshold: float = UPDATE_THRESHOLD,
+) -> Verdict[K]:
+    """The decision for `new` against the stored facts (best candidates first)."""
+    same = [
+        n
+        for n in neighbours
+        if _norm(n.fact.subject) == _norm(new.subject) and n.fact.memory_type == new.memory_type
+    ]
+    for n in same:
+        if _norm(n.fact.content) == _norm(new.content) or n.similarity >= duplicate_threshold:
+            return Verdict(Decision.REINFORCE, n.key, f"repeats a stored fact ({n.similarity:.2f})")
+    if new.attribute:
+        slot = [n for n in same if n.fact.attribute == new.attribute]
+        for n in slot:
+            old, value = _norm(n.fact.value), _norm(new.value)
+            if old == value:
+                return Verdict(Decision.REINFORCE, n.key, f"same {new.attribute}: {new.value}")
+            if _refines(old, value):
+                return Verdict(
+                    Decision.UPDATE,
+                    n.key,
+                    f"{new.attribute} refined: {n.fact.value} -> {new.value}",
+                )
+        if slot and single_valued(new.attribute):
+            n = max(slot, key=lambda s: s.similarity)
+            return Verdict(
+                Decision.SUPERSEDE,
+                n.key,
+                f"{new.attribute} changed: {n.fact.value} -> {new.value}",
+            )
+        return Verdict(
+            Decision.ADD, None, f"a new {new.attribute}" if not slot else "another value"
+        )
+    for n in same:
+        if n.fact.attribute is None and n.similarity >= update_threshold:
+            return Verdict(Decision.UPDATE, n.key, f"rephrases a stored fact ({n.similarity:.2f})")
+    return Verdict(Decision.ADD, None, "nothing like it is stored")
