@@ -46,6 +46,10 @@ SINGLE_VALUED = (
     "allergic_to:",
     "relationship",
     "studies_at",
+    "from",
+    "diet",
+    "born_in",
+    "birth_year",
 )
 
 
