@@ -11,7 +11,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routes import admin, cubes, health, jobs, lifecycle, links, memories, search, usage
+from api.routes import (
+    admin,
+    cubes,
+    health,
+    jobs,
+    lifecycle,
+    links,
+    memories,
+    messages,
+    search,
+    usage,
+)
 from memsvc import __version__
 from memsvc.config import Settings, get_settings
 from memsvc.models.embedder import Embedder
@@ -104,7 +115,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (health, admin, cubes, memories, links, search, jobs, usage, lifecycle):
+    for module in (health, admin, cubes, memories, messages, links, search, jobs, usage, lifecycle):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from memsvc.domain.types import (
     ChangeKind,
@@ -180,6 +187,14 @@ class AddMemories(Model):
     )
 
 
+class FactOut(BaseModel):
+    subject: str = Field(description="Who the fact is about: the speaker's name, or `user`.")
+    attribute: str | None = Field(
+        description="The slot it fills (lives_in, works_at, name_of:dog, likes:coffee, ...)."
+    )
+    value: str | None = Field(description="The slot's value, lower case (never a secret).")
+
+
 class MemoryOut(Out):
     id: uuid.UUID
     cube_id: uuid.UUID
@@ -214,9 +229,29 @@ class MemoryOut(Out):
         description="A knowledge-vault secret is stored, encrypted; `fields.secret_value` shows "
         "it only on GET with reveal=true and the secrets scope."
     )
+    fact: FactOut | None = Field(
+        default=None,
+        description="For a memory inferred from a conversation: who it is about and the slot "
+        "it fills; null for the rest.",
+    )
     links: list[LinkOut] | None = Field(
         default=None, description="Only with include_links (search) or from the links endpoint."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fact(cls, data: Any) -> Any:
+        # A Memory record carries the slot as three columns; clients see one object.
+        subject = getattr(data, "fact_subject", None)
+        if subject is None or isinstance(data, dict):
+            return data
+        out = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        out["fact"] = {
+            "subject": subject,
+            "attribute": data.fact_attribute,
+            "value": data.fact_value,
+        }
+        return out
 
 
 class LinkOut(Out):
@@ -423,6 +458,70 @@ class MessageIn(Model):
     role: Literal["user", "assistant", "system", "tool"]
     content: Annotated[Text, Field(max_length=64_000)]
     name: ShortText | None = None
+
+
+class ChatMessageIn(Model):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: Annotated[Text, Field(max_length=64_000)]
+    name: ShortText | None = Field(default=None, description="The speaker's name.")
+    timestamp: AwareDatetime | None = Field(
+        default=None,
+        description="When it was said: the turn's occurred_at and valid_from, and what "
+        "'yesterday' in it is read against. Default: when it is stored.",
+    )
+    message_id: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="Your id for the message (unique in the batch). Sending a message again "
+        "with the same id in the same session returns its stored turn and infers nothing "
+        "twice; without one the service makes one up.",
+    )
+
+
+class IngestIn(Model):
+    messages: list[ChatMessageIn] = Field(description="1 to 1000 turns, in order.")
+    user_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+    infer: bool = Field(
+        default=True,
+        description="Extract typed memories from the turns and keep facts current (add, "
+        "reinforce, update or supersede). false: store the turns only (secrets unredacted).",
+    )
+    mode: Literal["auto", "sync", "async"] = Field(
+        default="auto",
+        description="auto: stored before the reply (201) up to MEMSVC_INGEST_SYNC_MAX_MESSAGES "
+        "messages, else queued (202); sync and async force one way.",
+    )
+
+
+class InferredOut(BaseModel):
+    decision: Literal["add", "reinforce", "inferred_update", "supersede"]
+    memory: MemoryOut = Field(
+        description="add and supersede: the new memory; reinforce and inferred_update: the "
+        "stored memory, as it is now."
+    )
+    previous_id: uuid.UUID | None = Field(
+        description="The stored memory reinforced, updated or superseded (valid_to set)."
+    )
+    reason: str
+    message_index: int = Field(description="The message it was inferred from.")
+
+
+class IngestOut(BaseModel):
+    status: Literal["done", "queued"]
+    job_id: uuid.UUID | None = Field(
+        description="queued: the ingestion job (GET /v1/jobs/{id}); done: the background "
+        "enrichment of the new memories, if any."
+    )
+    message_ids: list[str] = Field(description="Each message's id (yours, or one made up).")
+    turn_ids: list[uuid.UUID] = Field(
+        description="Each message's turn memory id, final even when queued."
+    )
+    turns: list[MemoryOut] = Field(description="done: the stored turns (secrets redacted).")
+    memories: list[InferredOut] = Field(description="done: what inference did, in order.")
+    extracted_by: Literal["llm", "fallback"] | None = Field(
+        description="Who extracted: the configured LLM, or the deterministic rules."
+    )
 
 
 class ThoughtsIn(Model):

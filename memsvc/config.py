@@ -180,6 +180,22 @@ class Settings(BaseSettings):
         description="A worker silent this long is presumed dead; its running jobs are retried.",
     )
 
+    # --- conversation ingestion (POST /messages) --------------------------------------------
+    ingest_sync_max_messages: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Message batches up to this size are ingested before the reply (201); "
+        "larger ones are acknowledged at once and ingested by a job (202).",
+    )
+    superseded_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Search scales the score of a fact no longer valid (superseded), and of a "
+        "turn whose facts all are, by this; 1 ranks them like current ones.",
+    )
+
     # --- LLM tier (optional: without a model every feature runs its deterministic path) ----
     llm_model: str | None = Field(
         default=None,

@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from memsvc.config import get_settings
 from memsvc.errors import Unavailable
-from memsvc.services import consolidation, enrichment, jobs
+from memsvc.services import consolidation, enrichment, ingest, jobs
 from memsvc.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,25 @@ async def consolidate_cube(
     return dataclasses.asdict(result)
 
 
+async def ingest_messages(
+    context: JobContext,
+    *,
+    job_id: str,
+    tenant_id: str,
+    cube_id: str,
+    batch_id: str,
+    **_: Any,
+) -> dict[str, Any]:
+    result = await ingest.ingest_batch(
+        runtime_of(context),
+        job_id=uuid.UUID(job_id),
+        tenant_id=uuid.UUID(tenant_id),
+        cube_id=uuid.UUID(cube_id),
+        batch_id=uuid.UUID(batch_id),
+    )
+    return dataclasses.asdict(result)
+
+
 async def schedule_consolidation(context: JobContext, timestamp: int) -> int:
     """Periodic (procrastinate passes the scheduled `timestamp`): queue a consolidation of
     every live cube."""
@@ -97,6 +116,7 @@ def register(app: procrastinate.App, cron: str | None = None) -> None:
     """
     app.task(name=jobs.REINDEX_CUBE, pass_context=True, retry=TRANSIENT)(reindex_cube)
     app.task(name=enrichment.ENRICH_MEMORIES, pass_context=True, retry=TRANSIENT)(enrich_memories)
+    app.task(name=ingest.INGEST_MESSAGES, pass_context=True, retry=TRANSIENT)(ingest_messages)
     app.task(name=consolidation.CONSOLIDATE_CUBE, pass_context=True, retry=TRANSIENT)(
         consolidate_cube
     )

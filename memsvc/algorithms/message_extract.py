@@ -162,11 +162,14 @@ from memsvc.algorithms.sentences import split_sentences
 from memsvc.algorithms.timeexpr import find_time_windows, strip_time_expressions
 
 __all__ = [
+    "KNOWLEDGE_VAULT",
     "MAX_VALUE_WORDS",
     "REDACTED",
     "Extracted",
     "Message",
+    "aware",
     "extract",
+    "redact",
 ]
 
 MAX_VALUE_WORDS = 6
@@ -1661,7 +1664,8 @@ def _vault_item(s: _Secret, sp: _Speaker, ts: datetime | None, index: int) -> Ex
 # ------------------------------------------------------------------------------ driver
 
 
-def _aware(ts: datetime | None) -> datetime | None:
+def aware(ts: datetime | None) -> datetime | None:
+    """A timestamp as a timezone-aware one (naive is read as UTC)."""
     if ts is None:
         return None
     if ts.tzinfo is None or ts.utcoffset() is None:
@@ -1791,7 +1795,7 @@ def extract(messages: Sequence[Message], *, user_label: str | None = None) -> li
     last_user = _speaker(user_label or first_named)
     out: list[Extracted] = []
     for index, (msg, role) in enumerate(zip(messages, roles, strict=True)):
-        ts = _aware(msg.timestamp)
+        ts = aware(msg.timestamp)
         items: list[tuple[int, Extracted]] = []
         text = _redact(msg.content, all_secrets) if all_secrets else msg.content
         if role in _USER_ROLES:
@@ -1808,6 +1812,13 @@ def extract(messages: Sequence[Message], *, user_label: str | None = None) -> li
         items.sort(key=lambda p: p[0])
         out.extend(item for _, item in items)
     return _dedupe(out)
+
+
+def redact(messages: Sequence[Message]) -> list[str]:
+    """Each message's text with every secret the vault rules find in the conversation
+    replaced by ``REDACTED`` (what ``extract`` reads, and what may be stored as the turn)."""
+    secrets = [s.secret for m in messages for s in _find_secrets(m.content)]
+    return [_redact(m.content, secrets) if secrets else m.content for m in messages]
 
 
 def _dedupe(items: list[Extracted]) -> list[Extracted]:

@@ -5,8 +5,8 @@ A fact may carry a *slot*: an attribute of its subject (`lives_in`, `works_at`, 
 `name_of:dog`, `likes:coffee`, ...) and a value. Against the stored facts of the same subject
 and memory type (`neighbours`, with their cosine to the new fact):
 
-- the same text, or cosine >= `duplicate_threshold`, or the same slot and value: **reinforce**
-  the stored fact (nothing new was said);
+- the same text, or the same slot and value, or (unless both fill a slot) cosine >=
+  `duplicate_threshold`: **reinforce** the stored fact (nothing new was said);
 - the same slot, and one value refines the other ("berlin" -> "berlin kreuzberg"): **update**
   the stored fact (a new version of the same memory);
 - the same single-valued slot with another value ("lives_in berlin" after "lives_in paris"):
@@ -118,7 +118,12 @@ def decide(
         if _norm(n.fact.subject) == _norm(new.subject) and n.fact.memory_type == new.memory_type
     ]
     for n in same:
-        if _norm(n.fact.content) == _norm(new.content) or n.similarity >= duplicate_threshold:
+        # Two slotted facts are compared by slot: "favourite colour blue" and "... green" are
+        # close in embedding space but not the same fact.
+        slotted = new.attribute is not None and n.fact.attribute is not None
+        if _norm(n.fact.content) == _norm(new.content) or (
+            not slotted and n.similarity >= duplicate_threshold
+        ):
             return Verdict(Decision.REINFORCE, n.key, f"repeats a stored fact ({n.similarity:.2f})")
     if new.attribute:
         slot = [n for n in same if n.fact.attribute == new.attribute]
@@ -146,3 +151,36 @@ def decide(
         if n.fact.attribute is None and n.similarity >= update_threshold:
             return Verdict(Decision.UPDATE, n.key, f"rephrases a stored fact ({n.similarity:.2f})")
     return Verdict(Decision.ADD, None, "nothing like it is stored")
+
+
+# Vault slots that name no particular secret ("Sam's token" for any long random string): two of
+# them are two secrets, not one secret changed.
+GENERIC_SECRET_SLOTS = frozenset({"secret:token", "secret:secret", "secret:api_key"})
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredSecret(Generic[K]):
+    key: K
+    attribute: str | None  # "secret:github_token"
+    digest: str  # a hash of the stored secret (computed in memory, never stored)
+
+
+def decide_secret(
+    attribute: str | None, digest: str, stored: Sequence[StoredSecret[K]]
+) -> Verdict[K]:
+    """The decision for a new knowledge-vault secret against the subject's stored ones.
+
+    The same secret again (whatever its label): **reinforce**. The same named slot with another
+    secret ("my wifi password is now ..."): **supersede** the old entry, which keeps its
+    ciphertext and history. A generic slot (an unlabelled token) or a new slot: **add**.
+    Secrets are compared by digest, so neither value is ever put in a reason.
+    """
+    for s in stored:
+        if s.digest == digest:
+            return Verdict(Decision.REINFORCE, s.key, "the same secret again")
+    if attribute and attribute not in GENERIC_SECRET_SLOTS:
+        same_slot = [s for s in stored if s.attribute == attribute]
+        if same_slot:
+            label = attribute.removeprefix("secret:").replace("_", " ")
+            return Verdict(Decision.SUPERSEDE, same_slot[-1].key, f"a new {label}")
+    return Verdict(Decision.ADD, None, "a new secret")

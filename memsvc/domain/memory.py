@@ -30,6 +30,7 @@ SNAPSHOT_FIELDS = (
     "valid_from",
     "valid_to",
     "pinned",
+    "fact_value",
 )
 
 
@@ -62,6 +63,10 @@ class Memory:
     pinned: bool
     origin: str | None  # None: the client's own; else what consolidation made it (thought, ...)
     has_secret: bool  # a knowledge-vault secret is stored (encrypted) with it
+    # Inferred from a conversation: who the fact is about, and the slot it fills (if any).
+    fact_subject: str | None = None
+    fact_attribute: str | None = None
+    fact_value: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Memory:

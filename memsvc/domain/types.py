@@ -47,6 +47,10 @@ class ChangeKind(StrEnum):
     CONSOLIDATION = "consolidation"
     RESTORE = "restore"
     DELETE = "delete"
+    # Conversation ingestion (POST /messages with infer): what a newly stated fact did to it.
+    REINFORCE = "reinforce"  # stated again: strength + 1, the message joins its provenance
+    INFERRED_UPDATE = "inferred_update"  # restated more precisely: a new version of it
+    SUPERSEDE = "supersede"  # replaced by a newer fact: valid_to set, kept for as_of
 
 
 class Scope(StrEnum):

@@ -14,6 +14,7 @@ from memsvc.algorithms import dedup
 from memsvc.domain.fields import SECRET_FIELD, validate_fields
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import (
+    Cube,
     Memory,
     MemoryVersion,
     changed_fields,
@@ -52,6 +53,13 @@ class NewMemory:
     pinned: bool = False
     origin: str | None = None  # set by the service for what it makes (thoughts, summaries)
     lsh_bucket: int | None = None  # a thought's TiM bucket
+    # Conversation ingestion: when the memory became true (the message time) and, for a fact
+    # inferred from a conversation, who it is about and the slot it fills.
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    fact_subject: str | None = None
+    fact_attribute: str | None = None
+    fact_value: str | None = None
 
 
 def _check_content(rt: Runtime, content: str, where: str) -> str:
@@ -66,7 +74,7 @@ def _check_content(rt: Runtime, content: str, where: str) -> str:
     return content
 
 
-def _validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]:
+def validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]:
     """Check every item before anything is written; return each item's normalised fields."""
     if not items:
         raise InvalidRequest("items is empty: send 1 to 1000 memories", code="empty_batch")
@@ -168,62 +176,85 @@ async def add_memories(
     reinforces that memory (MemoryBank: strength + 1) instead of becoming a second copy.
     """
     principal.require(Scope.WRITE)
-    fields = _validate_batch(rt, items)
+    fields = validate_batch(rt, items)
     # Check the cube before spending seconds on embeddings.
     async with rt.db.transaction() as conn:
         await require_cube(conn, principal, cube_id)
     if vectors is None:
         vectors = await rt.embedder.embed_async([item.content for item in items])
-    now = rt.now()
-    status = Status.PENDING if rt.settings.enrichment else Status.ACTIVE
     async with rt.db.transaction() as conn:
         cube = await require_cube(conn, principal, cube_id, keep=True)
         # Writers of one cube take turns here, so two concurrent adds of the same text cannot
         # both miss each other and store it twice.
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
-        await _refuse_existing_blocks(conn, cube_id, items, fields)
-        ids = [uuid.uuid4() for _ in items]
-        matches = (
-            await _duplicates(rt, conn, cube_id, items, fields, vectors, ids) if deduplicate else {}
-        )
-        sessions = sorted({i.session_id for i in items if i.session_id is not None})
-        last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
-        rows, secrets = [], {}
-        for index, (item, item_fields, vector) in enumerate(
-            zip(items, fields, vectors, strict=True)
-        ):
-            if index in matches:
-                continue
-            memory_id = ids[index]
-            secret = item_fields.pop(SECRET_FIELD, None)
-            if secret is not None:
-                secrets[memory_id] = rt.vault.encrypt(secret)
-            neighbour = last.get(item.session_id) if item.session_id is not None else None
-            rows.append(
-                new_row(rt, item, item_fields, vector, memory_id, cube_id, now, status, neighbour)
-            )
-            if item.session_id is not None:
-                last[item.session_id] = (memory_id, item.content)
-        created = await memory_store.insert_memories(conn, rows) if rows else []
-        for memory_id, ciphertext in secrets.items():
-            await lifecycle_store.set_secret(conn, memory_id=memory_id, ciphertext=ciphertext)
-        await memory_store.insert_versions(
+        return await store_batch(
+            rt,
             conn,
-            [
-                version_row(mem, ChangeKind.CREATE, ["content"], principal.actor, None)
-                for mem in created
-            ],
+            cube,
+            items,
+            fields,
+            vectors,
+            actor=principal.actor,
+            deduplicate=deduplicate,
         )
-        reinforced = [target for target, _ in matches.values()]
-        # One recall per repetition (a memory repeated twice in a batch gains 2).
-        for target in reinforced:
-            await memory_store.reinforce(conn, ids=[target], now=now)
-        by_id = {mem.id: mem for mem in created}
-        if reinforced or secrets:
-            by_id.update(await memory_store.get_many(conn, ids=[*reinforced, *secrets]))
-        job_id = await enrichment.enqueue(
-            rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
+
+
+async def store_batch(
+    rt: Runtime,
+    conn: AsyncConnection,
+    cube: Cube,
+    items: list[NewMemory],
+    fields: list[dict[str, Any]],
+    vectors: Any,
+    *,
+    actor: str,
+    deduplicate: bool = True,
+    ids: list[uuid.UUID] | None = None,
+) -> Added:
+    """The write half of `add_memories`, in the caller's transaction (which holds the cube's
+    write lock): items checked by `validate_batch`, embedded, stored or folded into the live
+    memories they repeat; their enrichment queued. `ids` fixes the new memories' ids."""
+    cube_id = cube.id
+    now = rt.now()
+    status = Status.PENDING if rt.settings.enrichment else Status.ACTIVE
+    await _refuse_existing_blocks(conn, cube_id, items, fields)
+    ids = ids or [uuid.uuid4() for _ in items]
+    matches = (
+        await _duplicates(rt, conn, cube_id, items, fields, vectors, ids) if deduplicate else {}
+    )
+    sessions = sorted({i.session_id for i in items if i.session_id is not None})
+    last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
+    rows, secrets = [], {}
+    for index, (item, item_fields, vector) in enumerate(zip(items, fields, vectors, strict=True)):
+        if index in matches:
+            continue
+        memory_id = ids[index]
+        secret = item_fields.pop(SECRET_FIELD, None)
+        if secret is not None:
+            secrets[memory_id] = rt.vault.encrypt(secret)
+        neighbour = last.get(item.session_id) if item.session_id is not None else None
+        rows.append(
+            new_row(rt, item, item_fields, vector, memory_id, cube_id, now, status, neighbour)
         )
+        if item.session_id is not None:
+            last[item.session_id] = (memory_id, item.content)
+    created = await memory_store.insert_memories(conn, rows) if rows else []
+    for memory_id, ciphertext in secrets.items():
+        await lifecycle_store.set_secret(conn, memory_id=memory_id, ciphertext=ciphertext)
+    await memory_store.insert_versions(
+        conn,
+        [version_row(mem, ChangeKind.CREATE, ["content"], actor, None) for mem in created],
+    )
+    reinforced = [target for target, _ in matches.values()]
+    # One recall per repetition (a memory repeated twice in a batch gains 2).
+    for target in reinforced:
+        await memory_store.reinforce(conn, ids=[target], now=now)
+    by_id = {mem.id: mem for mem in created}
+    if reinforced or secrets:
+        by_id.update(await memory_store.get_many(conn, ids=[*reinforced, *secrets]))
+    job_id = await enrichment.enqueue(
+        rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
+    )
     ordered = [by_id[matches[i][0] if i in matches else ids[i]] for i in range(len(items))]
     duplicates = [Duplicate(i, target, kind) for i, (target, kind) in sorted(matches.items())]
     return Added(memories=ordered, job_id=job_id, duplicates=duplicates)
@@ -264,8 +295,11 @@ def new_row(
         "strength": 1.0,
         "last_recalled_at": None,
         "recall_count": 0,
-        "valid_from": None,
-        "valid_to": None,
+        "valid_from": item.valid_from,
+        "valid_to": item.valid_to,
+        "fact_subject": item.fact_subject,
+        "fact_attribute": item.fact_attribute,
+        "fact_value": item.fact_value,
         "pinned": item.pinned,
         "origin": item.origin,
         "lsh_bucket": item.lsh_bucket,

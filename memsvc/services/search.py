@@ -30,6 +30,7 @@ from memsvc.services.auth import Principal
 from memsvc.services.cubes import CUBE_NOT_FOUND
 from memsvc.services.runtime import Runtime
 from memsvc.store import cubes as cube_store
+from memsvc.store import facts as fact_store
 from memsvc.store import memories as memory_store
 from memsvc.store import search as search_store
 
@@ -171,6 +172,9 @@ async def search(
             kept = await _retention(rt, conn, fused, now)
             if kept:
                 fused = _weighted_by_retention(rt, fused, kept)
+            stale = await _stale(rt, conn, fused, plan.flt.as_of or now)
+            if stale:
+                fused = _current_first(rt, fused, stale)
             ranked = fusion.top(fused, req.top_k)
             if req.min_score is not None:
                 ranked = [(mid, score) for mid, score in ranked if score >= req.min_score]
@@ -197,6 +201,8 @@ async def search(
             scores["time"] = round(boosts[mid], 6)
         if mid in kept:
             scores["retention"] = round(kept[mid], 6)
+        if mid in stale:
+            scores["validity"] = rt.settings.superseded_weight
         hits.append(
             Hit(memory=memory, score=round(score, 6), scores=scores, links=linked.get(mid, []))
         )
@@ -375,6 +381,24 @@ def _weighted_by_retention(
     if w <= 0:
         return fused
     return {mid: score * (1.0 - w + w * kept.get(mid, 1.0)) for mid, score in fused.items()}
+
+
+async def _stale(
+    rt: Runtime, conn: AsyncConnection, fused: dict[uuid.UUID, float], at: datetime
+) -> set[uuid.UUID]:
+    """Candidates no longer valid at `at`: superseded facts, and turns whose facts all are."""
+    if not fused or rt.settings.superseded_weight >= 1.0:
+        return set()
+    return await fact_store.stale_ids(conn, ids=list(fused), at=at)
+
+
+def _current_first(
+    rt: Runtime, fused: dict[uuid.UUID, float], stale: set[uuid.UUID]
+) -> dict[uuid.UUID, float]:
+    """What is no longer true ranks below what is (it stays findable: "where did I live
+    before?")."""
+    w = rt.settings.superseded_weight
+    return {mid: score * w if mid in stale else score for mid, score in fused.items()}
 
 
 def _ms(t0: float) -> float:

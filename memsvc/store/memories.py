@@ -64,10 +64,18 @@ def filter_conditions(flt: MemoryFilter) -> list[ColumnElement[bool]]:
     if flt.occurred_before is not None:
         conds.append(m.occurred_at < flt.occurred_before)
     if flt.as_of is not None:
-        conds.append(m.created_at <= flt.as_of)
-        conds.append(or_(m.valid_from.is_(None), m.valid_from <= flt.as_of))
-        conds.append(or_(m.valid_to.is_(None), m.valid_to > flt.as_of))
+        conds.extend(valid_at(flt.as_of))
     return conds
+
+
+def valid_at(at: datetime) -> list[ColumnElement[bool]]:
+    """The memory was known and valid at `at` (as_of time travel): known from its valid_from
+    (the message time, for what conversation ingestion stores), else from when it was stored,
+    until its valid_to."""
+    return [
+        func.coalesce(m.valid_from, m.created_at) <= at,
+        or_(m.valid_to.is_(None), m.valid_to > at),
+    ]
 
 
 async def last_in_sessions(

@@ -114,6 +114,9 @@ memories = Table(
     Column("lsh_bucket", Integer),
     Column("derived_key", Text),
     Column("secret_ciphertext", LargeBinary),
+    Column("fact_subject", Text),
+    Column("fact_attribute", Text),
+    Column("fact_value", Text),
 )
 
 memory_versions = Table(
@@ -197,5 +200,15 @@ memory_sources = Table(
     Column("source_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
     Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
     Column("relation", Text, primary_key=True),
+    Column("created_at", TZ, nullable=False),
+)
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("payload", JSONB, nullable=False),
     Column("created_at", TZ, nullable=False),
 )

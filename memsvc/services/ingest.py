@@ -1,0 +1,827 @@
+"""Conversation ingestion (POST /v1/cubes/{id}/messages): turns stored, typed memories inferred,
+and facts kept current over time.
+
+1. **Accept.** The batch is checked whole (nothing is written when any message is bad). Each
+   message gets an id (the client's `message_id`, else a new one) and a turn id. A message whose
+   turn is already stored (the same message id in the session, or the same text at the same
+   timestamp) is a retry: its stored turn is returned and nothing is inferred from it again.
+2. **Extract** (with `infer`): the vault rules find secrets, which are redacted from the turns
+   and never sent to a model; then one LLM call for the batch (`ingest_llm`), or the
+   deterministic extractor (`message_extract`).
+3. **Store.** The turns are episodic memories ("Sam: I moved to Berlin"), with provenance: the
+   role and name in `fields` (event_type `<role>_message`, actor), the timestamp as
+   `occurred_at` and `valid_from`, the message id in `source_message_ids`. Each inferred memory
+   is compared with the current memories of its subject, type and user
+   (`update_decision`), in message order, so a later message of the batch sees what an earlier
+   one stored:
+   - add: a new memory, `valid_from` = the message time;
+   - reinforce: the stored one gains strength and the message id (a `reinforce` version);
+   - update: the stored one becomes the new statement (an `inferred_update` version);
+   - supersede: the stored one ends (`valid_to` = the new message's time, a `supersede`
+     version) and the new one starts; lineage `supersedes` joins them.
+   Every inferred memory keeps lineage `extracted` to its turn, and each decision's reason is
+   in the history. Nothing is deleted by inference.
+4. Batches up to `ingest_sync_max_messages` are stored before the reply (201); larger ones are
+   staged in `ingest_batches` in the accepting transaction (acknowledged: never lost) and
+   ingested by an `ingest_messages` job (202). The turn ids are final in both cases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from memsvc.algorithms import message_extract as rules
+from memsvc.algorithms.message_extract import Extracted
+from memsvc.algorithms.update_decision import (
+    Decision,
+    Fact,
+    Neighbour,
+    StoredSecret,
+    Verdict,
+    decide,
+    decide_secret,
+)
+from memsvc.domain.fields import validate_fields
+from memsvc.domain.memory import Cube, Memory, content_hash, version_row
+from memsvc.domain.types import ChangeKind, MemoryType, Scope, Status
+from memsvc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from memsvc.security.vault import VaultError
+from memsvc.services import enrichment, ingest_llm, memories
+from memsvc.services.auth import Principal
+from memsvc.services.cubes import require_cube
+from memsvc.services.runtime import Runtime
+from memsvc.services.usage import DatabaseUsageSink
+from memsvc.store import cubes as cube_store
+from memsvc.store import facts as fact_store
+from memsvc.store import jobs as job_store
+from memsvc.store import lifecycle as lifecycle_store
+from memsvc.store import memories as memory_store
+
+log = logging.getLogger(__name__)
+
+INGEST_MESSAGES = "ingest_messages"
+ORIGIN = "extracted"
+SOURCE = "conversation"
+NEIGHBOURS = 10  # stored facts each new one is compared with
+ROLES = ("user", "assistant", "system", "tool")
+
+Mode = Literal["auto", "sync", "async"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+    name: str | None = None
+    timestamp: datetime | None = None  # timezone-aware
+    message_id: str | None = None
+    # False when the service made the message id up: only a client's own id says two messages
+    # with the same text are different messages.
+    id_given: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    messages: list[ChatMessage]
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    infer: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Inferred:
+    decision: Decision
+    memory: Memory  # the new memory, or the stored one reinforced or updated
+    previous_id: uuid.UUID | None  # the stored memory reinforced, updated or superseded
+    reason: str
+    message_index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Ingested:
+    status: Literal["done", "queued"]
+    job_id: uuid.UUID | None  # queued: the ingestion job; done: the enrichment of new memories
+    message_ids: list[str]
+    turn_ids: list[uuid.UUID]
+    turns: list[Memory]  # done only: one per message, in order
+    memories: list[Inferred]  # done only: what inference did, in message order
+    extracted_by: Literal["llm", "fallback"] | None  # None: infer was off (or queued)
+
+
+# --- accept ----------------------------------------------------------------------------------
+
+
+def _speaker(message: ChatMessage) -> str:
+    return message.name or message.role.capitalize()
+
+
+def _turn_text(message: ChatMessage, text: str) -> str:
+    return f"{_speaker(message)}: {text}"
+
+
+def _validate(rt: Runtime, conv: Conversation) -> None:
+    messages = conv.messages
+    if not messages:
+        raise InvalidRequest("messages is empty: send 1 to 1000 messages", code="empty_batch")
+    if len(messages) > rt.settings.max_batch_items:
+        raise PayloadTooLarge(
+            f"{len(messages)} messages in one call; the limit is {rt.settings.max_batch_items}",
+            code="batch_too_large",
+        )
+    seen: set[str] = set()
+    limit = rt.settings.max_content_chars
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if message.role not in ROLES:
+            raise InvalidRequest(
+                f"{where}: role must be one of {', '.join(ROLES)}", code="invalid_role"
+            )
+        if not message.content.strip():
+            raise InvalidRequest(f"{where}: content is empty", code="empty_content")
+        if len(_turn_text(message, message.content)) > limit:
+            raise PayloadTooLarge(
+                f"{where}: the turn (speaker and content) has more than {limit} characters",
+                code="content_too_large",
+            )
+        if message.message_id is not None:
+            if message.message_id in seen:
+                raise InvalidRequest(
+                    f"{where}: message_id {message.message_id!r} appears twice in the batch",
+                    code="duplicate_message_id",
+                )
+            seen.add(message.message_id)
+
+
+def _extractor_messages(conv: Conversation) -> list[rules.Message]:
+    return [
+        rules.Message(role=m.role, content=m.content, name=m.name, timestamp=m.timestamp)
+        for m in conv.messages
+    ]
+
+
+def _check_vault(rt: Runtime, conv: Conversation) -> None:
+    """A conversation holding a secret needs the vault (else the secret would be lost)."""
+    if not conv.infer or rt.vault.enabled:
+        return
+    found = rules.redact(_extractor_messages(conv))
+    if any(rules.REDACTED in text for text in found):
+        raise InvalidRequest(
+            "the messages contain a secret, and no vault key is configured to keep it "
+            "encrypted; set MEMSVC_VAULT_KEYS (or run `memsvc serve`, which creates one), or "
+            "send infer=false to store the turns as they are",
+            code="vault_not_configured",
+        )
+
+
+async def _repeated_turns(
+    conn: AsyncConnection, cube_id: uuid.UUID, conv: Conversation, texts: Sequence[str]
+) -> dict[int, Memory]:
+    """{message index: its turn, already stored}: a retried message (the client's message id
+    again in the session), or for a message without a client id the same text at the same
+    timestamp in the session."""
+    by_id = await fact_store.turns_with_message_ids(
+        conn,
+        cube_id=cube_id,
+        session_id=conv.session_id,
+        message_ids=[m.message_id for m in conv.messages if m.message_id and m.id_given],
+    )
+    timed = [
+        (content_hash(text), m.timestamp)
+        for m, text in zip(conv.messages, texts, strict=True)
+        if m.timestamp is not None and not m.id_given
+    ]
+    by_text = await fact_store.turns_with_text(
+        conn, cube_id=cube_id, session_id=conv.session_id, keys=timed
+    )
+    found: dict[int, Memory] = {}
+    for index, (message, text) in enumerate(zip(conv.messages, texts, strict=True)):
+        stored = by_id.get(message.message_id or "") if message.id_given else None
+        if stored is None and message.timestamp is not None and not message.id_given:
+            stored = by_text.get((content_hash(text), message.timestamp))
+        if stored is not None:
+            found[index] = stored
+    return found
+
+
+def _batch_repeats(conv: Conversation, texts: Sequence[str]) -> dict[int, int]:
+    """{message index: the earlier index of the batch it repeats}: without client ids, the
+    same text at the same timestamp (client ids are unique in a batch)."""
+    first: dict[tuple[str, datetime], int] = {}
+    out: dict[int, int] = {}
+    for index, (message, text) in enumerate(zip(conv.messages, texts, strict=True)):
+        if message.timestamp is None or message.id_given:
+            continue
+        key = (content_hash(text), message.timestamp)
+        if key in first:
+            out[index] = first[key]
+        else:
+            first[key] = index
+    return out
+
+
+async def ingest(
+    rt: Runtime,
+    principal: Principal,
+    cube_id: uuid.UUID,
+    conv: Conversation,
+    *,
+    mode: Mode = "auto",
+) -> Ingested:
+    principal.require(Scope.WRITE)
+    _validate(rt, conv)
+    _check_vault(rt, conv)
+    message_ids = [m.message_id or str(uuid.uuid4()) for m in conv.messages]
+    conv = dataclasses.replace(
+        conv,
+        messages=[
+            dataclasses.replace(m, message_id=mid, id_given=m.message_id is not None)
+            for m, mid in zip(conv.messages, message_ids, strict=True)
+        ],
+    )
+    queued = mode == "async" or (
+        mode == "auto" and len(conv.messages) > rt.settings.ingest_sync_max_messages
+    )
+    if queued:
+        return await _stage(rt, principal, cube_id, conv)
+    async with rt.db.transaction() as conn:
+        cube = await require_cube(conn, principal, cube_id)
+    prepared = await _prepare(rt, cube, conv)
+    async with rt.db.transaction() as conn:
+        cube = await require_cube(conn, principal, cube_id, keep=True)
+        await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        return await _write(rt, conn, cube, prepared, actor=principal.actor)
+
+
+# --- the queued path -------------------------------------------------------------------------
+
+
+def _encode(conv: Conversation) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": m.role,
+            "content": m.content,
+            "name": m.name,
+            "timestamp": m.timestamp.isoformat() if m.timestamp else None,
+            "message_id": m.message_id,
+            "id_given": m.id_given,
+        }
+        for m in conv.messages
+    ]
+
+
+def _decode(payload: dict[str, Any]) -> tuple[Conversation, list[uuid.UUID], str]:
+    messages = [
+        ChatMessage(
+            role=m["role"],
+            content=m["content"],
+            name=m["name"],
+            timestamp=datetime.fromisoformat(m["timestamp"]) if m["timestamp"] else None,
+            message_id=m["message_id"],
+            id_given=m["id_given"],
+        )
+        for m in payload["messages"]
+    ]
+    conv = Conversation(
+        messages=messages,
+        user_id=payload["user_id"],
+        agent_id=payload["agent_id"],
+        session_id=payload["session_id"],
+        infer=payload["infer"],
+    )
+    return conv, [uuid.UUID(t) for t in payload["turn_ids"]], payload["actor"]
+
+
+async def _stage(
+    rt: Runtime, principal: Principal, cube_id: uuid.UUID, conv: Conversation
+) -> Ingested:
+    """Keep the batch in the accepting transaction and queue its ingestion; the turn ids are
+    chosen now (a repeated message keeps its stored turn's id)."""
+    job_id, batch_id = uuid.uuid4(), uuid.uuid4()
+    texts = _turn_texts(conv)
+    async with rt.db.transaction() as conn:
+        cube = await require_cube(conn, principal, cube_id, keep=True)
+        await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        repeated = await _repeated_turns(conn, cube_id, conv, texts)
+        turn_ids = [repeated[i].id if i in repeated else uuid.uuid4() for i in range(len(texts))]
+        for later, earlier in _batch_repeats(conv, texts).items():
+            turn_ids[later] = turn_ids[earlier]
+        payload = {
+            "messages": _encode(conv),
+            "user_id": conv.user_id,
+            "agent_id": conv.agent_id,
+            "session_id": conv.session_id,
+            "infer": conv.infer,
+            "turn_ids": [str(t) for t in turn_ids],
+            "actor": principal.actor,
+        }
+        await fact_store.stage_batch(
+            conn, batch_id=batch_id, tenant_id=cube.tenant_id, cube_id=cube_id, payload=payload
+        )
+        await job_store.defer_job(
+            conn,
+            task_name=INGEST_MESSAGES,
+            args={
+                "job_id": str(job_id),
+                "tenant_id": str(cube.tenant_id),
+                "cube_id": str(cube_id),
+                "batch_id": str(batch_id),
+            },
+            # A cube's batches are ingested one at a time, in the order they were accepted.
+            lock=f"ingest:{cube_id}",
+        )
+    return Ingested(
+        status="queued",
+        job_id=job_id,
+        message_ids=[m.message_id or "" for m in conv.messages],
+        turn_ids=turn_ids,
+        turns=[],
+        memories=[],
+        extracted_by=None,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    turns: int
+    added: int
+    reinforced: int
+    updated: int
+    superseded: int
+    extracted_by: str | None
+    already_done: bool = False
+
+
+async def ingest_batch(
+    rt: Runtime,
+    *,
+    job_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    cube_id: uuid.UUID,
+    batch_id: uuid.UUID,
+) -> BatchResult:
+    """The `ingest_messages` job: a staged batch ingested with the turn ids it was accepted
+    with. The batch row is removed in the transaction that stores its memories, so a retried or
+    repeated job finds nothing left to do."""
+    async with rt.db.transaction() as conn:
+        cube = await cube_store.get_cube(conn, tenant_id=tenant_id, cube_id=cube_id)
+        payload = await fact_store.read_batch(conn, batch_id=batch_id)
+    if payload is None:
+        return BatchResult(0, 0, 0, 0, 0, None, already_done=True)
+    if cube is None:
+        raise NotFound(f"cube {cube_id} no longer exists", code="cube_not_found")
+    conv, turn_ids, actor = _decode(payload)
+    prepared = await _prepare(rt, cube, conv, turn_ids=turn_ids)
+    async with rt.db.transaction() as conn:
+        await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        if await fact_store.take_batch(conn, batch_id=batch_id) is None:
+            return BatchResult(0, 0, 0, 0, 0, None, already_done=True)
+        done = await _write(rt, conn, cube, prepared, actor=actor)
+    counts = {d: sum(i.decision is d for i in done.memories) for d in Decision}
+    log.info("messages ingested", extra={"job_id": str(job_id), "cube_id": str(cube_id)})
+    return BatchResult(
+        turns=len(done.turns),
+        added=counts[Decision.ADD],
+        reinforced=counts[Decision.REINFORCE],
+        updated=counts[Decision.UPDATE],
+        superseded=counts[Decision.SUPERSEDE],
+        extracted_by=done.extracted_by,
+    )
+
+
+# --- prepare (model calls, outside any transaction) -----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    conv: Conversation
+    texts: list[str]  # each turn's stored text (secrets redacted when inferring)
+    turn_vectors: np.ndarray
+    extracted: list[Extracted]
+    extracted_vectors: np.ndarray
+    extracted_by: Literal["llm", "fallback"] | None
+    turn_ids: list[uuid.UUID] | None  # fixed by the accepting request (queued path)
+
+
+def _turn_texts(conv: Conversation) -> list[str]:
+    """What each turn stores: with inference on, every secret the vault rules find is
+    replaced by "[redacted]" (it goes to the vault instead)."""
+    contents = (
+        rules.redact(_extractor_messages(conv))
+        if conv.infer
+        else [m.content for m in conv.messages]
+    )
+    return [_turn_text(m, c) for m, c in zip(conv.messages, contents, strict=True)]
+
+
+async def _prepare(
+    rt: Runtime, cube: Cube, conv: Conversation, *, turn_ids: list[uuid.UUID] | None = None
+) -> _Prepared:
+    texts = _turn_texts(conv)
+    extracted: list[Extracted] = []
+    extracted_by: Literal["llm", "fallback"] | None = None
+    if conv.infer:
+        usage = DatabaseUsageSink(rt, tenant_id=cube.tenant_id, cube_id=cube.id)
+        extracted, extracted_by = await ingest_llm.extract_memories(
+            rt.llm, _extractor_messages(conv), usage_sink=usage
+        )
+        extracted = [x for x in extracted if _valid_fields(x)]
+    vectors = await rt.embedder.embed_async([*texts, *(x.content for x in extracted)])
+    return _Prepared(
+        conv=conv,
+        texts=texts,
+        turn_vectors=vectors[: len(texts)],
+        extracted=extracted,
+        extracted_vectors=vectors[len(texts) :],
+        extracted_by=extracted_by,
+        turn_ids=turn_ids,
+    )
+
+
+def _valid_fields(x: Extracted) -> bool:
+    try:
+        validate_fields(MemoryType(x.memory_type), x.fields)
+    except (InvalidRequest, ValueError):
+        log.warning("an extracted %s memory had invalid fields: dropped", x.memory_type)
+        return False
+    return True
+
+
+# --- write (one transaction, the cube's write lock held) ------------------------------------
+
+
+@dataclasses.dataclass
+class _Batch:
+    """What the write of one batch needs at hand."""
+
+    rt: Runtime
+    conn: AsyncConnection
+    cube: Cube
+    conv: Conversation
+    actor: str
+    turns: list[Memory]
+    now: datetime
+    to_enrich: list[uuid.UUID] = dataclasses.field(default_factory=list)
+
+
+async def _write(
+    rt: Runtime, conn: AsyncConnection, cube: Cube, prepared: _Prepared, *, actor: str
+) -> Ingested:
+    conv = prepared.conv
+    turns, fresh = await _store_turns(rt, conn, cube, prepared, actor)
+    batch = _Batch(rt, conn, cube, conv, actor, turns, rt.now())
+    done: list[Inferred] = []
+    for x, vector in zip(prepared.extracted, prepared.extracted_vectors, strict=True):
+        if x.message_index not in fresh:
+            continue  # a retried message: inferred when it was first stored
+        done.append(await _infer_one(batch, x, vector))
+    enrich_job = await enrichment.enqueue(
+        rt, conn, tenant_id=cube.tenant_id, cube_id=cube.id, memory_ids=batch.to_enrich
+    )
+    # Report every memory as it ends up after the whole batch.
+    final = await memory_store.get_many(
+        conn, ids=[*(t.id for t in turns), *(i.memory.id for i in done)]
+    )
+    return Ingested(
+        status="done",
+        job_id=enrich_job,
+        message_ids=[m.message_id or "" for m in conv.messages],
+        turn_ids=[t.id for t in turns],
+        turns=[final.get(t.id, t) for t in turns],
+        memories=[dataclasses.replace(i, memory=final.get(i.memory.id, i.memory)) for i in done],
+        extracted_by=prepared.extracted_by,
+    )
+
+
+async def _store_turns(
+    rt: Runtime, conn: AsyncConnection, cube: Cube, prepared: _Prepared, actor: str
+) -> tuple[list[Memory], set[int]]:
+    """Each message's turn (stored now, or found stored) and the indexes stored now."""
+    conv, texts = prepared.conv, prepared.texts
+    repeated = await _repeated_turns(conn, cube.id, conv, texts)
+    inside = _batch_repeats(conv, texts)
+    new = [i for i in range(len(texts)) if i not in repeated and i not in inside]
+    items = [
+        memories.NewMemory(
+            content=texts[i],
+            memory_type=MemoryType.EPISODIC,
+            occurred_at=conv.messages[i].timestamp,
+            user_id=conv.user_id,
+            agent_id=conv.agent_id,
+            session_id=conv.session_id,
+            source=SOURCE,
+            source_message_ids=(conv.messages[i].message_id or "",),
+            fields={
+                "event_type": f"{conv.messages[i].role}_message",
+                "actor": _speaker(conv.messages[i])[:200],
+            },
+            valid_from=conv.messages[i].timestamp,
+        )
+        for i in new
+    ]
+    stored: dict[int, Memory] = dict(repeated)
+    if items:
+        ids = [prepared.turn_ids[i] for i in new] if prepared.turn_ids else None
+        added = await memories.store_batch(
+            rt,
+            conn,
+            cube,
+            items,
+            memories.validate_batch(rt, items),
+            prepared.turn_vectors[new],
+            actor=actor,
+            deduplicate=False,
+            ids=ids,
+        )
+        stored.update(zip(new, added.memories, strict=True))
+    for later, earlier in inside.items():
+        stored[later] = stored[earlier]
+    return [stored[i] for i in range(len(texts))], set(new)
+
+
+def _valid_from(batch: _Batch, x: Extracted) -> datetime:
+    return batch.conv.messages[x.message_index].timestamp or batch.now
+
+
+def _slot(x: Extracted) -> tuple[str | None, str | None]:
+    """The slot the update rules compare by: the extractor's, or for a link its address (a
+    link is the same resource only at the same address)."""
+    if x.memory_type == MemoryType.RESOURCE.value and x.fields.get("uri"):
+        return "link", str(x.fields["uri"])
+    return x.attribute, x.value
+
+
+async def _infer_one(batch: _Batch, x: Extracted, vector: np.ndarray) -> Inferred:
+    if x.memory_type == MemoryType.KNOWLEDGE_VAULT.value:
+        verdict = await _secret_verdict(batch, x)
+    else:
+        verdict = await _fact_verdict(batch, x, vector)
+    turn = batch.turns[x.message_index]
+    message_id = batch.conv.messages[x.message_index].message_id or ""
+    if verdict.decision is Decision.ADD or verdict.target is None:
+        memory = await _insert(batch, x, vector, verdict.reason, message_id)
+        previous = None
+    elif verdict.decision is Decision.REINFORCE:
+        memory = await _reinforce(batch, verdict.target, verdict.reason, message_id)
+        previous = verdict.target
+    elif verdict.decision is Decision.UPDATE:
+        memory = await _update(batch, verdict.target, x, vector, verdict.reason, message_id)
+        previous = verdict.target
+    else:
+        memory, verdict = await _supersede(batch, verdict, x, vector, message_id)
+        previous = verdict.target
+    await lifecycle_store.add_sources(
+        batch.conn,
+        cube_id=batch.cube.id,
+        memory_id=memory.id,
+        source_ids=[turn.id],
+        relation="extracted",
+    )
+    return Inferred(verdict.decision, memory, previous, verdict.reason, x.message_index)
+
+
+async def _fact_verdict(batch: _Batch, x: Extracted, vector: np.ndarray) -> Verdict[uuid.UUID]:
+    attribute, value = _slot(x)
+    stored = await fact_store.current_facts(
+        batch.conn,
+        cube_id=batch.cube.id,
+        user_id=batch.conv.user_id,
+        subject=x.subject,
+        memory_type=x.memory_type,
+        attribute=attribute,
+        vector=vector,
+        limit=NEIGHBOURS,
+    )
+    if x.memory_type == MemoryType.EPISODIC.value:
+        # An event again on another day is another event.
+        stored = [s for s in stored if _same_day(s.memory.occurred_at, x.occurred_at)]
+    neighbours = [
+        Neighbour(
+            key=s.memory.id,
+            fact=Fact(
+                content=s.memory.content,
+                subject=s.memory.fact_subject or "",
+                memory_type=s.memory.memory_type,
+                attribute=s.memory.fact_attribute,
+                value=s.memory.fact_value,
+            ),
+            similarity=s.similarity,
+        )
+        for s in stored
+    ]
+    new = Fact(x.content, x.subject, x.memory_type, attribute, value)
+    return decide(new, neighbours, duplicate_threshold=batch.rt.settings.dedup_threshold)
+
+
+def _same_day(a: datetime | None, b: datetime | None) -> bool:
+    return a is None or b is None or abs(a - b) < timedelta(days=1)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+async def _secret_verdict(batch: _Batch, x: Extracted) -> Verdict[uuid.UUID]:
+    stored = await fact_store.current_secrets(
+        batch.conn, cube_id=batch.cube.id, user_id=batch.conv.user_id, subject=x.subject
+    )
+    readable = []
+    for memory_id, attribute, ciphertext in stored:
+        try:
+            secret = batch.rt.vault.decrypt(ciphertext)
+        except VaultError:
+            continue  # under a key no longer configured: cannot be compared
+        readable.append(StoredSecret(memory_id, attribute, _digest(secret)))
+    return decide_secret(x.attribute, _digest(x.secret or ""), readable)
+
+
+def _new_item(batch: _Batch, x: Extracted, valid_to: datetime | None = None) -> memories.NewMemory:
+    attribute, value = _slot(x)
+    message = batch.conv.messages[x.message_index]
+    return memories.NewMemory(
+        content=x.content,
+        memory_type=MemoryType(x.memory_type),
+        occurred_at=x.occurred_at or _valid_from(batch, x),
+        user_id=batch.conv.user_id,
+        agent_id=batch.conv.agent_id,
+        session_id=batch.conv.session_id,
+        source=SOURCE,
+        source_message_ids=(message.message_id or "",),
+        fields=dict(x.fields),
+        origin=ORIGIN,
+        valid_from=_valid_from(batch, x),
+        valid_to=valid_to,
+        fact_subject=x.subject,
+        fact_attribute=attribute,
+        fact_value=value,
+    )
+
+
+async def _insert(
+    batch: _Batch,
+    x: Extracted,
+    vector: np.ndarray,
+    reason: str,
+    message_id: str,
+    *,
+    valid_to: datetime | None = None,
+) -> Memory:
+    rt, conn = batch.rt, batch.conn
+    item = _new_item(batch, x, valid_to)
+    fields = validate_fields(item.memory_type, item.fields)
+    memory_id = uuid.uuid4()
+    status = Status.PENDING if rt.settings.enrichment else Status.ACTIVE
+    row = memories.new_row(rt, item, fields, vector, memory_id, batch.cube.id, batch.now, status)
+    (memory,) = await memory_store.insert_memories(conn, [row])
+    if x.secret is not None:
+        await lifecycle_store.set_secret(
+            conn, memory_id=memory_id, ciphertext=rt.vault.encrypt(x.secret)
+        )
+    await memory_store.insert_versions(
+        conn,
+        [
+            version_row(
+                memory,
+                ChangeKind.CREATE,
+                ["content"],
+                batch.actor,
+                f"inferred from message {message_id}: {reason}",
+            )
+        ],
+    )
+    batch.to_enrich.append(memory_id)
+    return memory
+
+
+def _with_message(memory: Memory, message_id: str) -> list[str]:
+    ids = list(memory.source_message_ids)
+    return ids if message_id in ids else [*ids, message_id]
+
+
+async def _reinforce(batch: _Batch, target: uuid.UUID, reason: str, message_id: str) -> Memory:
+    """Stated again: a recall (MemoryBank strength + 1), and the message joins its sources."""
+    conn = batch.conn
+    await memory_store.reinforce(conn, ids=[target], now=batch.now)
+    memory = await memory_store.get_memory(conn, cube_id=batch.cube.id, memory_id=target)
+    assert memory is not None  # read under the cube's write lock
+    after = await memory_store.update_memory(
+        conn,
+        memory_id=target,
+        values={"source_message_ids": _with_message(memory, message_id)},
+    )
+    await memory_store.insert_versions(
+        conn,
+        [
+            version_row(
+                after,
+                ChangeKind.REINFORCE,
+                ["source_message_ids"],
+                batch.actor,
+                f"stated again in message {message_id}: {reason}",
+            )
+        ],
+    )
+    return after
+
+
+async def _update(
+    batch: _Batch,
+    target: uuid.UUID,
+    x: Extracted,
+    vector: np.ndarray,
+    reason: str,
+    message_id: str,
+) -> Memory:
+    """Restated more precisely: the stored memory takes the new wording (a new version)."""
+    rt, conn = batch.rt, batch.conn
+    memory = await memory_store.get_memory(conn, cube_id=batch.cube.id, memory_id=target)
+    assert memory is not None
+    attribute, value = _slot(x)
+    values: dict[str, Any] = {
+        "content": x.content,
+        "content_hash": content_hash(x.content),
+        "fields": validate_fields(MemoryType(x.memory_type), dict(x.fields)),
+        "fact_value": value if attribute == memory.fact_attribute else memory.fact_value,
+        "source_message_ids": _with_message(memory, message_id),
+    }
+    after = await memory_store.update_memory(
+        conn,
+        memory_id=target,
+        values=values,
+        embedding=vector,
+        embedding_model=rt.embedder.model_name,
+    )
+    changed = sorted(
+        name
+        for name in ("content", "fields", "fact_value")
+        if getattr(memory, name) != values[name]
+    )
+    await memory_store.insert_versions(
+        conn,
+        [
+            version_row(
+                after,
+                ChangeKind.INFERRED_UPDATE,
+                [*changed, "source_message_ids"],
+                batch.actor,
+                f"restated in message {message_id}: {reason}",
+            )
+        ],
+    )
+    batch.to_enrich.append(target)
+    return after
+
+
+async def _supersede(
+    batch: _Batch,
+    verdict: Verdict[uuid.UUID],
+    x: Extracted,
+    vector: np.ndarray,
+    message_id: str,
+) -> tuple[Memory, Verdict[uuid.UUID]]:
+    """The stored fact ends where the new one starts. A statement older than the stored fact
+    (history sent out of order) is kept as a past fact that the stored one superseded."""
+    conn = batch.conn
+    assert verdict.target is not None
+    old = await memory_store.get_memory(conn, cube_id=batch.cube.id, memory_id=verdict.target)
+    assert old is not None
+    at = _valid_from(batch, x)
+    old_start = old.valid_from or old.created_at
+    if at < old_start:
+        reason = f"{verdict.reason} (an older statement: kept as the value before it)"
+        new = await _insert(batch, x, vector, reason, message_id, valid_to=old_start)
+        await lifecycle_store.add_sources(
+            conn,
+            cube_id=batch.cube.id,
+            memory_id=old.id,
+            source_ids=[new.id],
+            relation="supersedes",
+        )
+        return new, Verdict(Decision.ADD, verdict.target, reason)
+    new = await _insert(batch, x, vector, f"supersedes {old.id}: {verdict.reason}", message_id)
+    ended = await memory_store.update_memory(conn, memory_id=old.id, values={"valid_to": at})
+    await memory_store.insert_versions(
+        conn,
+        [
+            version_row(
+                ended,
+                ChangeKind.SUPERSEDE,
+                ["valid_to"],
+                batch.actor,
+                f"superseded by {new.id} (message {message_id}): {verdict.reason}",
+            )
+        ],
+    )
+    await lifecycle_store.add_sources(
+        conn, cube_id=batch.cube.id, memory_id=new.id, source_ids=[old.id], relation="supersedes"
+    )
+    return new, verdict

@@ -1,0 +1,205 @@
+"""Facts inferred from conversations, their validity over time, and staged message batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, delete, func, insert, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from memsvc.domain.memory import Memory
+from memsvc.domain.types import SEARCHABLE_STATUSES
+from memsvc.store.memories import PUBLIC_COLUMNS
+from memsvc.store.tables import ingest_batches, memories, memory_sources
+
+m = memories.c
+_LIVE = [s.value for s in SEARCHABLE_STATUSES]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFact:
+    memory: Memory
+    similarity: float  # cosine to the new fact
+
+
+def _current_facts(
+    cube_id: uuid.UUID, user_id: str | None, subject: str, memory_type: str
+) -> list[Any]:
+    """Live, currently valid facts of one subject, type and user."""
+    return [
+        m.cube_id == cube_id,
+        m.fact_subject == subject,
+        m.memory_type == memory_type,
+        m.status.in_(_LIVE),
+        m.valid_to.is_(None),
+        m.user_id.is_(None) if user_id is None else m.user_id == user_id,
+    ]
+
+
+async def current_facts(
+    conn: AsyncConnection,
+    *,
+    cube_id: uuid.UUID,
+    user_id: str | None,
+    subject: str,
+    memory_type: str,
+    attribute: str | None,
+    vector: np.ndarray,
+    limit: int,
+) -> list[StoredFact]:
+    """The subject's current facts nearest the new one: those of the same slot first, then by
+    cosine (the update rules look at slots before similarity)."""
+    distance = m.embedding.cosine_distance(vector)
+    same_slot = m.fact_attribute == attribute if attribute else literal(False)
+    rows = await conn.execute(
+        select(*PUBLIC_COLUMNS, (1 - distance).label("similarity"))
+        .where(*_current_facts(cube_id, user_id, subject, memory_type))
+        .order_by(same_slot.desc(), distance, m.seq)
+        .limit(limit)
+    )
+    return [StoredFact(Memory.from_row(r._mapping), float(r.similarity or 0.0)) for r in rows]
+
+
+async def current_secrets(
+    conn: AsyncConnection, *, cube_id: uuid.UUID, user_id: str | None, subject: str
+) -> list[tuple[uuid.UUID, str | None, bytes]]:
+    """(id, slot, ciphertext) of the subject's current vault entries, oldest first."""
+    rows = await conn.execute(
+        select(m.id, m.fact_attribute, m.secret_ciphertext)
+        .where(
+            *_current_facts(cube_id, user_id, subject, "knowledge_vault"),
+            m.secret_ciphertext.is_not(None),
+        )
+        .order_by(m.seq)
+    )
+    return [(i, a, bytes(c)) for i, a, c in rows.tuples()]
+
+
+async def turns_with_message_ids(
+    conn: AsyncConnection,
+    *,
+    cube_id: uuid.UUID,
+    session_id: str | None,
+    message_ids: Sequence[str],
+) -> dict[str, Memory]:
+    """Stored conversation turns (not inferred memories) by message id, in one session: what a
+    retried batch already wrote."""
+    if not message_ids:
+        return {}
+    rows = await conn.execute(
+        select(*PUBLIC_COLUMNS).where(
+            m.cube_id == cube_id,
+            m.session_id.is_(None) if session_id is None else m.session_id == session_id,
+            m.fact_subject.is_(None),
+            m.source_message_ids.overlap(list(message_ids)),
+            m.status != "deleted",
+        )
+    )
+    found: dict[str, Memory] = {}
+    wanted = set(message_ids)
+    for r in rows:
+        memory = Memory.from_row(r._mapping)
+        for mid in memory.source_message_ids:
+            if mid in wanted:
+                found.setdefault(mid, memory)
+    return found
+
+
+async def turns_with_text(
+    conn: AsyncConnection,
+    *,
+    cube_id: uuid.UUID,
+    session_id: str | None,
+    keys: Sequence[tuple[str, datetime]],
+) -> dict[tuple[str, datetime], Memory]:
+    """Stored conversation turns by (content hash, timestamp), in one session: the same words
+    at the same moment are the same message sent again."""
+    if not keys:
+        return {}
+    rows = await conn.execute(
+        select(*PUBLIC_COLUMNS, m.content_hash).where(
+            m.cube_id == cube_id,
+            m.session_id.is_(None) if session_id is None else m.session_id == session_id,
+            m.memory_type == "episodic",
+            m.fact_subject.is_(None),
+            m.content_hash.in_(sorted({h for h, _ in keys})),
+            m.occurred_at.in_(sorted({t for _, t in keys})),
+            m.status != "deleted",
+        )
+    )
+    found: dict[tuple[str, datetime], Memory] = {}
+    for r in rows:
+        memory = Memory.from_row(r._mapping)
+        found.setdefault((r.content_hash, memory.occurred_at), memory)
+    return found
+
+
+async def stale_ids(
+    conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime
+) -> set[uuid.UUID]:
+    """Of these memories, those no longer valid at `at`: facts whose validity ended, and
+    conversation turns every fact extracted from which has ended (what they said is out of
+    date, though they stay true as events)."""
+    if not ids:
+        return set()
+    ended = select(m.id).where(m.id.in_(list(ids)), m.valid_to.is_not(None), m.valid_to <= at)
+    fact = memories.alias("fact")
+    said = (
+        select(memory_sources.c.source_id)
+        .join(fact, fact.c.id == memory_sources.c.memory_id)
+        .where(
+            memory_sources.c.source_id.in_(list(ids)),
+            memory_sources.c.relation == "extracted",
+            fact.c.memory_type == "semantic",
+        )
+        .group_by(memory_sources.c.source_id)
+        .having(func.bool_and(and_(fact.c.valid_to.is_not(None), fact.c.valid_to <= at)))
+    )
+    rows = await conn.execute(ended.union(said))
+    return set(rows.scalars())
+
+
+# --- staged batches --------------------------------------------------------------------------
+
+
+async def stage_batch(
+    conn: AsyncConnection,
+    *,
+    batch_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    cube_id: uuid.UUID,
+    payload: dict[str, Any],
+) -> None:
+    await conn.execute(
+        insert(ingest_batches).values(
+            id=batch_id,
+            tenant_id=tenant_id,
+            cube_id=cube_id,
+            payload=payload,
+            created_at=func.now(),
+        )
+    )
+
+
+async def read_batch(conn: AsyncConnection, *, batch_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(select(ingest_batches.c.payload).where(ingest_batches.c.id == batch_id))
+    ).first()
+    return dict(row[0]) if row else None
+
+
+async def take_batch(conn: AsyncConnection, *, batch_id: uuid.UUID) -> dict[str, Any] | None:
+    """The staged batch's payload, removed in this transaction (None: already ingested)."""
+    row = (
+        await conn.execute(
+            delete(ingest_batches)
+            .where(ingest_batches.c.id == batch_id)
+            .returning(ingest_batches.c.payload)
+        )
+    ).first()
+    return dict(row[0]) if row else None
