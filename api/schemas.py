@@ -182,8 +182,9 @@ class AddMemories(Model):
     )
     infer: bool = Field(
         default=False,
-        description="Extract typed memories from the items. Not available in this version: "
-        "true is refused (422 infer_not_available) rather than silently ignored.",
+        description="Also read each item as the user's statement and infer typed memories "
+        "from it, kept current as for POST /messages (`inferred`); secrets found in an item's "
+        "text go to the vault and are redacted from it.",
     )
 
 
@@ -281,12 +282,32 @@ class DuplicateOut(Out):
     match: Literal["exact", "near"]
 
 
+class InferredOut(BaseModel):
+    decision: Literal["add", "reinforce", "inferred_update", "supersede"]
+    memory: MemoryOut = Field(
+        description="add and supersede: the new memory; reinforce and inferred_update: the "
+        "stored memory, as it is now."
+    )
+    previous_id: uuid.UUID | None = Field(
+        description="The stored memory reinforced, updated or superseded (valid_to set)."
+    )
+    reason: str
+    message_index: int = Field(description="The message it was inferred from.")
+
+
 class AddMemoriesOut(BaseModel):
     items: list[MemoryOut] = Field(
         description="One per item, in order; a duplicate's is the memory it reinforced."
     )
     job_id: uuid.UUID | None = None
     duplicates: list[DuplicateOut] = Field(default_factory=list)
+    inferred: list[InferredOut] = Field(
+        default_factory=list,
+        description="With infer: the memories inferred from the items, as for POST /messages.",
+    )
+    extracted_by: Literal["llm", "fallback"] | None = Field(
+        default=None, description="With infer: the configured LLM, or the deterministic rules."
+    )
 
 
 class MemoryList(BaseModel):
@@ -492,19 +513,6 @@ class IngestIn(Model):
         description="auto: stored before the reply (201) up to MEMSVC_INGEST_SYNC_MAX_MESSAGES "
         "messages, else queued (202); sync and async force one way.",
     )
-
-
-class InferredOut(BaseModel):
-    decision: Literal["add", "reinforce", "inferred_update", "supersede"]
-    memory: MemoryOut = Field(
-        description="add and supersede: the new memory; reinforce and inferred_update: the "
-        "stored memory, as it is now."
-    )
-    previous_id: uuid.UUID | None = Field(
-        description="The stored memory reinforced, updated or superseded (valid_to set)."
-    )
-    reason: str
-    message_index: int = Field(description="The message it was inferred from.")
 
 
 class IngestOut(BaseModel):

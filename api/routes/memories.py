@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import PrincipalDep, RuntimeDep
+from api.routes.messages import inferred_out
 from api.schemas import (
     AddMemories,
     AddMemoriesOut,
@@ -24,8 +25,7 @@ from api.schemas import (
 )
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import LISTED_STATUSES, MemoryType, Status
-from memsvc.errors import InvalidRequest
-from memsvc.services import memories
+from memsvc.services import ingest, memories
 from memsvc.services.memories import NewMemory
 
 router = APIRouter(prefix="/v1/cubes/{cube_id}/memories", tags=["memories"])
@@ -36,12 +36,6 @@ async def add_memories(
     cube_id: uuid.UUID, body: AddMemories, rt: RuntimeDep, principal: PrincipalDep
 ) -> AddMemoriesOut:
     """Store 1 to 1000 memories, all or none. The ids returned are final."""
-    if body.infer:
-        raise InvalidRequest(
-            "infer=true needs the extraction pipeline, which this version does not have; "
-            "send infer=false (or omit it) to store the items as they are",
-            code="infer_not_available",
-        )
     items = [
         NewMemory(
             **item.model_dump(exclude={"source_message_ids", "tags", "keywords"}),
@@ -51,11 +45,22 @@ async def add_memories(
         )
         for item in body.items
     ]
-    added = await memories.add_memories(rt, principal, cube_id, items, deduplicate=body.deduplicate)
+    if body.infer:
+        done = await ingest.ingest_items(
+            rt, principal, cube_id, items, deduplicate=body.deduplicate
+        )
+        added, inferred, extracted_by = done.added, done.memories, done.extracted_by
+    else:
+        added = await memories.add_memories(
+            rt, principal, cube_id, items, deduplicate=body.deduplicate
+        )
+        inferred, extracted_by = [], None
     return AddMemoriesOut(
         items=[MemoryOut.model_validate(m) for m in added.memories],
         job_id=added.job_id,
         duplicates=[DuplicateOut.model_validate(d) for d in added.duplicates],
+        inferred=[inferred_out(i) for i in inferred],
+        extracted_by=extracted_by,
     )
 
 

@@ -46,15 +46,16 @@ async def add_messages(
         message_ids=done.message_ids,
         turn_ids=done.turn_ids,
         turns=[MemoryOut.model_validate(t) for t in done.turns],
-        memories=[
-            InferredOut(
-                decision=i.decision.value,  # type: ignore[arg-type]
-                memory=MemoryOut.model_validate(i.memory),
-                previous_id=i.previous_id,
-                reason=i.reason,
-                message_index=i.message_index,
-            )
-            for i in done.memories
-        ],
+        memories=[inferred_out(i) for i in done.memories],
         extracted_by=done.extracted_by,
+    )
+
+
+def inferred_out(i: ingest.Inferred) -> InferredOut:
+    return InferredOut(
+        decision=i.decision.value,  # type: ignore[arg-type]
+        memory=MemoryOut.model_validate(i.memory),
+        previous_id=i.previous_id,
+        reason=i.reason,
+        message_index=i.message_index,
     )

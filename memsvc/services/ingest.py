@@ -424,9 +424,14 @@ def _turn_texts(conv: Conversation) -> list[str]:
 
 
 async def _prepare(
-    rt: Runtime, cube: Cube, conv: Conversation, *, turn_ids: list[uuid.UUID] | None = None
+    rt: Runtime,
+    cube: Cube,
+    conv: Conversation,
+    *,
+    turn_ids: list[uuid.UUID] | None = None,
+    texts: list[str] | None = None,
 ) -> _Prepared:
-    texts = _turn_texts(conv)
+    texts = _turn_texts(conv) if texts is None else texts
     extracted: list[Extracted] = []
     extracted_by: Literal["llm", "fallback"] | None = None
     if conv.infer:
@@ -478,19 +483,7 @@ async def _write(
 ) -> Ingested:
     conv = prepared.conv
     turns, fresh = await _store_turns(rt, conn, cube, prepared, actor)
-    batch = _Batch(rt, conn, cube, conv, actor, turns, rt.now())
-    done: list[Inferred] = []
-    for x, vector in zip(prepared.extracted, prepared.extracted_vectors, strict=True):
-        if x.message_index not in fresh:
-            continue  # a retried message: inferred when it was first stored
-        done.append(await _infer_one(batch, x, vector))
-    enrich_job = await enrichment.enqueue(
-        rt, conn, tenant_id=cube.tenant_id, cube_id=cube.id, memory_ids=batch.to_enrich
-    )
-    # Report every memory as it ends up after the whole batch.
-    final = await memory_store.get_many(
-        conn, ids=[*(t.id for t in turns), *(i.memory.id for i in done)]
-    )
+    done, enrich_job, final = await _infer_all(rt, conn, cube, prepared, turns, fresh, actor)
     return Ingested(
         status="done",
         job_id=enrich_job,
@@ -499,6 +492,108 @@ async def _write(
         turns=[final.get(t.id, t) for t in turns],
         memories=[dataclasses.replace(i, memory=final.get(i.memory.id, i.memory)) for i in done],
         extracted_by=prepared.extracted_by,
+    )
+
+
+async def _infer_all(
+    rt: Runtime,
+    conn: AsyncConnection,
+    cube: Cube,
+    prepared: _Prepared,
+    turns: list[Memory],
+    fresh: set[int],
+    actor: str,
+) -> tuple[list[Inferred], uuid.UUID | None, dict[uuid.UUID, Memory]]:
+    """Each extracted memory decided against what is stored (earlier ones of the batch
+    included); the enrichment job of what changed; every touched memory as it ends up."""
+    batch = _Batch(rt, conn, cube, prepared.conv, actor, turns, rt.now())
+    done: list[Inferred] = []
+    for x, vector in zip(prepared.extracted, prepared.extracted_vectors, strict=True):
+        if x.message_index not in fresh:
+            continue  # a retried message: inferred when it was first stored
+        done.append(await _infer_one(batch, x, vector))
+    enrich_job = await enrichment.enqueue(
+        rt, conn, tenant_id=cube.tenant_id, cube_id=cube.id, memory_ids=batch.to_enrich
+    )
+    final = await memory_store.get_many(
+        conn, ids=[*(t.id for t in turns), *(i.memory.id for i in done)]
+    )
+    return done, enrich_job, final
+
+
+# --- POST /memories with infer: the items are the turns ---------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemsIngested:
+    added: memories.Added  # the items, as POST /memories returns them
+    memories: list[Inferred]
+    extracted_by: Literal["llm", "fallback"]
+
+
+async def ingest_items(
+    rt: Runtime,
+    principal: Principal,
+    cube_id: uuid.UUID,
+    items: list[memories.NewMemory],
+    *,
+    deduplicate: bool = True,
+) -> ItemsIngested:
+    """POST /memories with `infer`: each item is stored (secrets found in its text moved to
+    the vault and redacted, as for messages) and read as a user's statement, whose memories
+    are inferred and kept current as for a conversation. An item that repeats a stored memory
+    (dedup) yields nothing again."""
+    principal.require(Scope.WRITE)
+    memories.validate_batch(rt, items)
+    conv = Conversation(
+        messages=[
+            ChatMessage(
+                role="user",
+                content=item.content,
+                timestamp=item.occurred_at,
+                message_id=item.source_message_ids[0] if item.source_message_ids else None,
+            )
+            for item in items
+        ]
+    )
+    _check_vault(rt, conv)
+    async with rt.db.transaction() as conn:
+        cube = await require_cube(conn, principal, cube_id)
+    texts = rules.redact(_extractor_messages(conv))
+    items = [dataclasses.replace(i, content=t) for i, t in zip(items, texts, strict=True)]
+    fields = memories.validate_batch(rt, items)
+    prepared = await _prepare(rt, cube, conv, texts=texts)
+    async with rt.db.transaction() as conn:
+        cube = await require_cube(conn, principal, cube_id, keep=True)
+        await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        added = await memories.store_batch(
+            rt,
+            conn,
+            cube,
+            items,
+            fields,
+            prepared.turn_vectors,
+            actor=principal.actor,
+            deduplicate=deduplicate,
+        )
+        repeats = {d.index for d in added.duplicates}
+        fresh = {i for i in range(len(items)) if i not in repeats}
+        # An item without a message id is referred to by its memory id.
+        conv = dataclasses.replace(
+            conv,
+            messages=[
+                m if m.message_id else dataclasses.replace(m, message_id=f"memory:{mem.id}")
+                for m, mem in zip(conv.messages, added.memories, strict=True)
+            ],
+        )
+        prepared = dataclasses.replace(prepared, conv=conv)
+        done, _, final = await _infer_all(
+            rt, conn, cube, prepared, added.memories, fresh, principal.actor
+        )
+    return ItemsIngested(
+        added=added,
+        memories=[dataclasses.replace(i, memory=final.get(i.memory.id, i.memory)) for i in done],
+        extracted_by=prepared.extracted_by or "fallback",
     )
 
 
@@ -552,6 +647,11 @@ def _valid_from(batch: _Batch, x: Extracted) -> datetime:
     return batch.conv.messages[x.message_index].timestamp or batch.now
 
 
+def _owner(batch: _Batch, x: Extracted) -> Memory:
+    """The turn (or item) it came from: whose user, agent and session it belongs to."""
+    return batch.turns[x.message_index]
+
+
 def _slot(x: Extracted) -> tuple[str | None, str | None]:
     """The slot the update rules compare by: the extractor's, or for a link its address (a
     link is the same resource only at the same address)."""
@@ -594,7 +694,7 @@ async def _fact_verdict(batch: _Batch, x: Extracted, vector: np.ndarray) -> Verd
     stored = await fact_store.current_facts(
         batch.conn,
         cube_id=batch.cube.id,
-        user_id=batch.conv.user_id,
+        user_id=_owner(batch, x).user_id,
         subject=x.subject,
         memory_type=x.memory_type,
         attribute=attribute,
@@ -632,7 +732,7 @@ def _digest(secret: str) -> str:
 
 async def _secret_verdict(batch: _Batch, x: Extracted) -> Verdict[uuid.UUID]:
     stored = await fact_store.current_secrets(
-        batch.conn, cube_id=batch.cube.id, user_id=batch.conv.user_id, subject=x.subject
+        batch.conn, cube_id=batch.cube.id, user_id=_owner(batch, x).user_id, subject=x.subject
     )
     readable = []
     for memory_id, attribute, ciphertext in stored:
@@ -647,13 +747,14 @@ async def _secret_verdict(batch: _Batch, x: Extracted) -> Verdict[uuid.UUID]:
 def _new_item(batch: _Batch, x: Extracted, valid_to: datetime | None = None) -> memories.NewMemory:
     attribute, value = _slot(x)
     message = batch.conv.messages[x.message_index]
+    owner = _owner(batch, x)
     return memories.NewMemory(
         content=x.content,
         memory_type=MemoryType(x.memory_type),
         occurred_at=x.occurred_at or _valid_from(batch, x),
-        user_id=batch.conv.user_id,
-        agent_id=batch.conv.agent_id,
-        session_id=batch.conv.session_id,
+        user_id=owner.user_id,
+        agent_id=owner.agent_id,
+        session_id=owner.session_id,
         source=SOURCE,
         source_message_ids=(message.message_id or "",),
         fields=dict(x.fields),

@@ -104,7 +104,7 @@ async def test_bad_memory_items_write_nothing(client, cube, db_url, seen):
             "secret_in_content",
         ),
         ({"items": [{"content": "ok", "metadata": "not an object"}]}, 422, "invalid_request"),
-        ({"items": [{"content": "ok"}], "infer": True}, 422, "infer_not_available"),
+        ({"items": [{"content": "   "}], "infer": True}, 422, "empty_content"),
         ({"items": "not a list"}, 422, "invalid_request"),
         ([{"content": "a bare list"}], 422, "invalid_request"),
         ({}, 422, "invalid_request"),
