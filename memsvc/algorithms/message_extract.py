@@ -143,8 +143,9 @@ used, and the entry is dropped if even that would leak it. Limits: secrets in UR
 redaction replaces every occurrence (as a whole token) with ``[redacted]`` in all messages, so a
 PIN "1234" is also masked in "I ran 1234 metres".
 
-Finally, identical extractions (type, lower-cased content, attribute, value, secret) are
-deduplicated: the first one is kept.
+Finally, identical extractions of one message (type, lower-cased content, attribute, value,
+secret) are deduplicated: the first one is kept. The same statement in two messages is kept
+twice (it was said twice; the caller decides what a repeat means).
 
 Timestamps should be timezone-aware; a naive one is read as UTC.
 """
@@ -1822,10 +1823,13 @@ def redact(messages: Sequence[Message]) -> list[str]:
 
 
 def _dedupe(items: list[Extracted]) -> list[Extracted]:
-    seen: set[tuple[str, str, str | None, str | None, str | None]] = set()
+    # Per message: the same statement in two messages is said twice (and the messages may
+    # come from different people when a caller batches them).
+    seen: set[tuple[int, str, str, str | None, str | None, str | None]] = set()
     kept: list[Extracted] = []
     for x in items:
-        key = (x.memory_type, " ".join(x.content.lower().split()), x.attribute, x.value, x.secret)
+        content = " ".join(x.content.lower().split())
+        key = (x.message_index, x.memory_type, content, x.attribute, x.value, x.secret)
         if key not in seen:
             seen.add(key)
             kept.append(x)

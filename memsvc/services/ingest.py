@@ -53,7 +53,7 @@ from memsvc.algorithms.update_decision import (
 from memsvc.domain.fields import validate_fields
 from memsvc.domain.memory import Cube, Memory, content_hash, version_row
 from memsvc.domain.types import ChangeKind, MemoryType, Scope, Status
-from memsvc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from memsvc.security.vault import VaultError
 from memsvc.services import enrichment, ingest_llm, memories
 from memsvc.services.auth import Principal
@@ -259,7 +259,23 @@ async def ingest(
     async with rt.db.transaction() as conn:
         cube = await require_cube(conn, principal, cube_id, keep=True)
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
+        await _refuse_staged(conn, cube_id, conv)
         return await _write(rt, conn, cube, prepared, actor=principal.actor)
+
+
+async def _refuse_staged(conn: AsyncConnection, cube_id: uuid.UUID, conv: Conversation) -> None:
+    """A message still queued from an earlier request cannot be stored now as well: its turn
+    id was already promised to that request."""
+    staged = await _staged(conn, cube_id, conv)
+    if staged:
+        index = min(staged)
+        raise Conflict(
+            f"messages[{index}]: message {conv.messages[index].message_id!r} was accepted "
+            "earlier and is still queued for ingestion; wait for that job (GET /v1/jobs/{id}) "
+            "and send it again, or send it with mode=async",
+            code="ingest_pending",
+            details={"turn_id": str(staged[index])},
+        )
 
 
 # --- the queued path -------------------------------------------------------------------------
@@ -301,6 +317,24 @@ def _decode(payload: dict[str, Any]) -> tuple[Conversation, list[uuid.UUID], str
     return conv, [uuid.UUID(t) for t in payload["turn_ids"]], payload["actor"]
 
 
+async def _staged(
+    conn: AsyncConnection, cube_id: uuid.UUID, conv: Conversation
+) -> dict[int, uuid.UUID]:
+    """{message index: turn id} of messages (by client id) in a batch accepted but not yet
+    ingested: a retry while the first attempt is still queued."""
+    found = await fact_store.staged_turns(
+        conn,
+        cube_id=cube_id,
+        session_id=conv.session_id,
+        message_ids=[m.message_id for m in conv.messages if m.message_id and m.id_given],
+    )
+    return {
+        i: found[m.message_id]
+        for i, m in enumerate(conv.messages)
+        if m.id_given and m.message_id in found
+    }
+
+
 async def _stage(
     rt: Runtime, principal: Principal, cube_id: uuid.UUID, conv: Conversation
 ) -> Ingested:
@@ -312,7 +346,11 @@ async def _stage(
         cube = await require_cube(conn, principal, cube_id, keep=True)
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
         repeated = await _repeated_turns(conn, cube_id, conv, texts)
-        turn_ids = [repeated[i].id if i in repeated else uuid.uuid4() for i in range(len(texts))]
+        staged = await _staged(conn, cube_id, conv)
+        turn_ids = [
+            repeated[i].id if i in repeated else staged.get(i) or uuid.uuid4()
+            for i in range(len(texts))
+        ]
         for later, earlier in _batch_repeats(conv, texts).items():
             turn_ids[later] = turn_ids[earlier]
         payload = {
@@ -602,8 +640,13 @@ async def _store_turns(
 ) -> tuple[list[Memory], set[int]]:
     """Each message's turn (stored now, or found stored) and the indexes stored now."""
     conv, texts = prepared.conv, prepared.texts
-    repeated = await _repeated_turns(conn, cube.id, conv, texts)
-    inside = _batch_repeats(conv, texts)
+    if prepared.turn_ids is None:
+        repeated = await _repeated_turns(conn, cube.id, conv, texts)
+        inside = _batch_repeats(conv, texts)
+    else:
+        # Queued: the accepting request decided which turns are repeats, and its ids were
+        # returned; keep them whatever was stored since, so they stay final.
+        repeated, inside = await _accepted_repeats(conn, prepared.turn_ids)
     new = [i for i in range(len(texts)) if i not in repeated and i not in inside]
     items = [
         memories.NewMemory(
@@ -641,6 +684,24 @@ async def _store_turns(
     for later, earlier in inside.items():
         stored[later] = stored[earlier]
     return [stored[i] for i in range(len(texts))], set(new)
+
+
+async def _accepted_repeats(
+    conn: AsyncConnection, turn_ids: list[uuid.UUID]
+) -> tuple[dict[int, Memory], dict[int, int]]:
+    """(stored turns by index, {later index: earlier index}) of a queued batch's turn ids."""
+    stored = await memory_store.get_many(conn, ids=sorted(set(turn_ids)))
+    first: dict[uuid.UUID, int] = {}
+    repeated: dict[int, Memory] = {}
+    inside: dict[int, int] = {}
+    for index, turn_id in enumerate(turn_ids):
+        if turn_id in stored:
+            repeated[index] = stored[turn_id]
+        elif turn_id in first:
+            inside[index] = first[turn_id]
+        else:
+            first[turn_id] = index
+    return repeated, inside
 
 
 def _valid_from(batch: _Batch, x: Extracted) -> datetime:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, insert, literal, select
+from sqlalchemy import and_, delete, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.domain.memory import Memory
@@ -191,6 +191,40 @@ async def read_batch(conn: AsyncConnection, *, batch_id: uuid.UUID) -> dict[str,
         await conn.execute(select(ingest_batches.c.payload).where(ingest_batches.c.id == batch_id))
     ).first()
     return dict(row[0]) if row else None
+
+
+_STAGED_TURNS = text(
+    """
+    SELECT msg->>'message_id' AS message_id, b.payload->'turn_ids'->>(t.ord::int - 1) AS turn_id
+    FROM ingest_batches b,
+         jsonb_array_elements(b.payload->'messages') WITH ORDINALITY AS t(msg, ord)
+    WHERE b.cube_id = :cube_id
+      AND (b.payload->>'session_id') IS NOT DISTINCT FROM :session_id
+      AND (msg->>'id_given')::boolean
+      AND msg->>'message_id' = ANY(:message_ids)
+    ORDER BY b.created_at
+    """
+)
+
+
+async def staged_turns(
+    conn: AsyncConnection,
+    *,
+    cube_id: uuid.UUID,
+    session_id: str | None,
+    message_ids: Sequence[str],
+) -> dict[str, uuid.UUID]:
+    """{client message id: its turn id} of messages accepted in a batch not yet ingested."""
+    if not message_ids:
+        return {}
+    rows = await conn.execute(
+        _STAGED_TURNS,
+        {"cube_id": cube_id, "session_id": session_id, "message_ids": list(message_ids)},
+    )
+    found: dict[str, uuid.UUID] = {}
+    for message_id, turn_id in rows.tuples():
+        found.setdefault(message_id, uuid.UUID(turn_id))
+    return found
 
 
 async def take_batch(conn: AsyncConnection, *, batch_id: uuid.UUID) -> dict[str, Any] | None:

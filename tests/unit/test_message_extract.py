@@ -647,10 +647,11 @@ def test_extractions_keep_message_order_and_indexes():
     assert [x.value for x in items if x.attribute == "lives_in"] == ["paris", "berlin"]
 
 
-def test_identical_extractions_are_deduplicated():
+def test_identical_extractions_are_deduplicated_within_a_message():
     items = extract([user("I like tea. I like tea!"), user("I like tea."), user("I love tea.")])
     assert [(x.content, x.message_index) for x in items] == [
         ("Sam likes tea.", 0),
+        ("Sam likes tea.", 1),
         ("Sam loves tea.", 2),
     ]
 
