@@ -460,7 +460,11 @@ class GraphOut(Out):
 # --- lifecycle ----------------------------------------------------------------------------
 class LineageRef(BaseModel):
     memory_id: uuid.UUID
-    relation: Literal["summarizes", "merged", "derived"]
+    relation: Literal["summarizes", "merged", "derived", "extracted", "supersedes"] = Field(
+        description="summarizes (a summary of its sources), merged (thoughts folded into one), "
+        "derived, extracted (inferred from a conversation turn), supersedes (a newer fact "
+        "replacing an older one)."
+    )
 
 
 class LineageOut(BaseModel):

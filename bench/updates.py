@@ -17,16 +17,24 @@ aside (for likes, whether it mentions the food and what its stance is: a fact's 
 negation words in the text). Reported per kind and overall:
 
 - current_first: among the results that state the old or the new value, the first states the
-  new one and not the old one (the primary metric; acceptance: >= 0.90 offline);
+  new one and not the old one (the primary metric; acceptance: >= 0.90 offline); also
+  "cur 1st|extr", the same over the changes whose new fact was extracted (ranking alone);
 - fact_top1: the top result is an extracted fact (`fact` set) stating the new value;
 - superseded_marked: of the changes whose old and new facts were both extracted, those where
   every old fact of the slot carries `valid_to` and every current one does not (the number of
   changes whose old fact was never extracted is reported beside it);
-- as_of_old_first: the same question with `as_of` between D1 and D2: among the results that
-  state either value, the first states the old one;
+- as_of_old_first: the same question with `as_of` between D1 and D2 (halfway from the day
+  after D1 to the earliest the change may have happened: D2, or the start of "last month",
+  "last week", "the spring" when the new statement dates it; a change dated so early that
+  no moment is surely before it is left out, "as_of n" counts the others): among the results
+  that state either value, the first states the old one;
 - extracted: a fact with the new value exists;
-- baseline_current_first: current_first of `mode: lexical` (BM25 alone) on the same data, as a
-  same-run reference for what the hybrid search with its validity handling adds.
+- baselines on the same data, same run: baseline_current_first, current_first of
+  `mode: lexical` (BM25 alone; the server still prefers valid facts there), and
+  novalidity_current_first, current_first of the default search with the server's preference
+  for still-valid facts off (`superseded_weight` 1, swapped into the in-process app's settings
+  for those calls): what the validity handling adds. Both also over the `pairs` alone (old and
+  new facts both extracted: where it has something to do).
 
 Also the decisions /messages returned (add, reinforce, inferred_update, supersede), which
 phrasings the extractor caught, ingest time and search latency. Two runs: offline (no LLM: the
@@ -338,14 +346,31 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _pick(rng: random.Random, kind: str, side: str, **values: str) -> tuple[str, str]:
-    options = TEMPLATES[kind][side]
-    i = rng.randrange(len(options))
-    return _cap(options[i].format(**values)), f"{kind}/{side}/{i}"
+class Phrasings:
+    """Draws the phrasings of each kind and side in turn from a shuffled deck, so that every
+    phrasing is used about equally often even in a small run."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.decks: dict[tuple[str, str], list[int]] = {}
+
+    def pick(self, kind: str, side: str, **values: str) -> tuple[str, str]:
+        deck = self.decks.setdefault((kind, side), [])
+        if not deck:
+            deck += range(len(TEMPLATES[kind][side]))
+            self.rng.shuffle(deck)
+        i = deck.pop()
+        return _cap(TEMPLATES[kind][side][i].format(**values)), f"{kind}/{side}/{i}"
 
 
 def _change(
-    rng: random.Random, kind: str, name: str, uid: str, d1: datetime, d2: datetime
+    rng: random.Random,
+    phrasings: Phrasings,
+    kind: str,
+    name: str,
+    uid: str,
+    d1: datetime,
+    d2: datetime,
 ) -> Change:
     question = rng.choice(QUESTIONS[kind])
     item = None
@@ -377,8 +402,8 @@ def _change(
             old, new = rng.sample(values, 2)
             extra.update(thing=thing, thing_us=thing_us)
             slot = {f"{f}:{t}" for f in ("favourite", "favorite") for t in (thing, thing_us)}
-    old_text, old_template = _pick(rng, kind, old_side, old=old, **extra)
-    new_text, new_template = _pick(rng, kind, new_side, new=new, **extra)
+    old_text, old_template = phrasings.pick(kind, old_side, old=old, **extra)
+    new_text, new_template = phrasings.pick(kind, new_side, new=new, **extra)
     return Change(
         kind=kind,
         name=name,
@@ -410,6 +435,7 @@ def scenarios(people: int, seed: int) -> list[Person]:
     """`people` people, the same for a seed."""
     _check_vocab()
     rng = random.Random(seed)
+    phrasings = Phrasings(rng)
     out = []
     for index in range(people):
         name = NAMES[index % len(NAMES)] if people <= len(NAMES) else rng.choice(NAMES)
@@ -422,7 +448,7 @@ def scenarios(people: int, seed: int) -> list[Person]:
             d1 = START + timedelta(days=base + rng.randint(0, 20))
             d2 = d1 + timedelta(days=rng.randint(10, 120))
             while True:  # one person's changes never share a value (favourite food, likes)
-                change = _change(rng, kind, name, uid, d1, d2)
+                change = _change(rng, phrasings, kind, name, uid, d1, d2)
                 values = {v.lower() for v in _values(change)}
                 if not values & used:
                     break
@@ -497,12 +523,53 @@ def _slot_facts(memories: list[dict[str, Any]], change: Change, value: str) -> l
     ]
 
 
+def changed_from(text: str, said: datetime) -> datetime:
+    """The earliest the change may have happened: when it was said, or the start of the time
+    the statement dates it to ("I relocated to X last month")."""
+    day = said.replace(hour=0, minute=0, second=0, microsecond=0)
+    if re.search(r"\blast month\b", text):
+        return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if re.search(r"\blast week\b", text):
+        return day - timedelta(days=day.weekday() + 7)
+    if re.search(r"\bin the spring\b", text):
+        return day.replace(year=day.year - (day.month < 3), month=3, day=1)
+    return said
+
+
+def as_of_time(change: Change) -> datetime | None:
+    """A moment when the old value surely held: halfway from the day after it was said to the
+    earliest the change may have happened; None when the new statement dates the change so
+    early that no such moment is sure (the question is then left out of as_of_old_first)."""
+    after = change.d1 + timedelta(days=1)
+    until = changed_from(change.new_text, change.d2)
+    if until <= after:
+        return None
+    return after + (until - after) / 2
+
+
 # --- the run -----------------------------------------------------------------------------------
 async def _post(c: httpx.AsyncClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
     r = await c.post(url, json=body)
     if r.status_code >= 400:
         raise RuntimeError(f"POST {url} -> {r.status_code}: {r.text[:500]}")
     return r.json()
+
+
+async def _without_validity(
+    app: Any, search: Any, question: str, uid: str
+) -> list[dict[str, Any]] | None:
+    """The default search with the server's preference for still-valid facts turned off
+    (`superseded_weight` 1: superseded facts keep their score); None if the server has no
+    such setting. The in-process app's settings are swapped for the one call."""
+    rt = app.state.runtime
+    if not hasattr(rt.settings, "superseded_weight"):
+        return None
+    kept = rt.settings
+    rt.settings = kept.model_copy(update={"superseded_weight": 1.0})
+    try:
+        return list(await search(question, uid))
+    finally:
+        rt.settings = kept
 
 
 async def _semantic(c: httpx.AsyncClient, cube: str, uid: str) -> list[dict[str, Any]]:
@@ -535,11 +602,13 @@ def _short(m: dict[str, Any] | None) -> dict[str, Any] | None:
 
 async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str, Any]:
     decisions: Counter[str] = Counter()
+    changed: list[dict[str, Any]] = []  # the decisions other than add
+    attributes: Counter[str] = Counter()  # of every extracted fact
     extracted_by: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
     search_ms: list[float] = []
     took_ms: list[float] = []
-    async with local_tenant(settings) as (_, _, c):
+    async with local_tenant(settings) as (app, _, c):
         cube = (await _post(c, "/v1/cubes", {"name": "updates"}))["id"]
         started = time.perf_counter()
         calls = 0
@@ -558,7 +627,18 @@ async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str,
                     )
                     calls += 1
                     extracted_by[str(out.get("extracted_by"))] += 1
-                    decisions.update(m["decision"] for m in out.get("memories", []))
+                    for m in out.get("memories", []):
+                        decisions[m["decision"]] += 1
+                        if m["decision"] != "add":
+                            changed.append(
+                                {
+                                    "user_id": person.user_id,
+                                    "decision": m["decision"],
+                                    "content": m["memory"]["content"][:160],
+                                    "fact": m["memory"].get("fact"),
+                                    "reason": m.get("reason"),
+                                }
+                            )
         ingest_s = time.perf_counter() - started
 
         async def search(q: str, uid: str, **extra: Any) -> list[dict[str, Any]]:
@@ -571,11 +651,17 @@ async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str,
 
         for person in people:
             facts = await _semantic(c, cube, person.user_id)
+            attributes.update(str((m.get("fact") or {}).get("attribute")) for m in facts)
             for ch in person.changes:
                 results = await search(ch.question, person.user_id)
-                midpoint = ch.d1 + (ch.d2 - ch.d1) / 2
-                past = await search(ch.question, person.user_id, as_of=midpoint.isoformat())
+                as_of = as_of_time(ch)
+                past = (
+                    await search(ch.question, person.user_id, as_of=as_of.isoformat())
+                    if as_of
+                    else []
+                )
                 lexical = await search(ch.question, person.user_id, mode="lexical")
+                plain = await _without_validity(app, search, ch.question, person.user_id)
                 first = first_stating(results, ch)
                 first_past = first_stating(past, ch)
                 first_lex = first_stating(lexical, ch)
@@ -617,12 +703,20 @@ async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str,
                         )
                         if pair
                         else None,
-                        "as_of_old_first": first_past == {ch.old},
+                        "as_of": as_of.isoformat() if as_of else None,
+                        "as_of_old_first": first_past == {ch.old} if as_of else None,
                         "baseline_current_first": first_lex == {ch.new},
+                        "novalidity_current_first": (
+                            first_stating(plain, ch) == {ch.new} if plain is not None else None
+                        ),
                         "stray_old_facts": [_short(m) for m in stray],
                         "top": _short(top),
                         "first_stating": next(
                             (_short(h["memory"]) for h in results if stance(h["memory"], ch)),
+                            None,
+                        ),
+                        "as_of_first_stating": next(
+                            (_short(h["memory"]) for h in past if stance(h["memory"], ch)),
                             None,
                         ),
                         "old_facts": [_short(m) for m in old_facts],
@@ -633,6 +727,8 @@ async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str,
         "questions": len(rows),
         "summary": summarise(rows),
         "decisions": dict(decisions),
+        "decision_examples": changed,
+        "fact_attributes": dict(attributes.most_common()),
         "extracted_by": dict(extracted_by),
         "templates": _templates(rows),
         "timings": {
@@ -646,7 +742,18 @@ async def run_mode(people: list[Person], settings: Any, top_k: int) -> dict[str,
     }
 
 
-METRICS = ("current_first", "fact_top1", "as_of_old_first", "extracted", "baseline_current_first")
+METRICS = (
+    "current_first",
+    "fact_top1",
+    "extracted",
+    "baseline_current_first",
+    "novalidity_current_first",
+)
+
+
+def _rate(rows: list[dict[str, Any]], metric: str) -> float | None:
+    rows = [r for r in rows if r[metric] is not None]
+    return round(sum(r[metric] for r in rows) / len(rows), 3) if rows else None
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -657,18 +764,24 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         s: dict[str, Any] = {"questions": len(group)}
         for metric in METRICS:
-            s[metric] = round(sum(r[metric] for r in group) / len(group), 3)
+            s[metric] = _rate(group, metric)
+        # Ranking alone: the questions whose new fact was extracted.
+        s["current_first_when_extracted"] = _rate(
+            [r for r in group if r["extracted"]], "current_first"
+        )
         pairs = [r for r in group if r["superseded_marked"] is not None]
         s["pairs"] = len(pairs)  # old and new fact both extracted
-        s["superseded_marked"] = (
-            round(sum(r["superseded_marked"] for r in pairs) / len(pairs), 3) if pairs else None
-        )
+        s["superseded_marked"] = _rate(pairs, "superseded_marked")
+        # Where the validity handling has something to work with: both facts extracted.
+        s["current_first_pairs"] = _rate(pairs, "current_first")
+        s["baseline_current_first_pairs"] = _rate(pairs, "baseline_current_first")
+        s["novalidity_current_first_pairs"] = _rate(pairs, "novalidity_current_first")
         s["old_not_extracted"] = sum(not r["old_extracted"] for r in group)
-        extracted_old = [r for r in group if r["old_extracted"]]
-        s["as_of_old_first_when_old_extracted"] = (
-            round(sum(r["as_of_old_first"] for r in extracted_old) / len(extracted_old), 3)
-            if extracted_old
-            else None
+        dated = [r for r in group if r["as_of_old_first"] is not None]
+        s["as_of_questions"] = len(dated)
+        s["as_of_old_first"] = _rate(dated, "as_of_old_first")
+        s["as_of_old_first_when_old_extracted"] = _rate(
+            [r for r in dated if r["old_extracted"]], "as_of_old_first"
         )
         out[kind] = s
     return out
@@ -697,21 +810,33 @@ def print_table(label: str, result: dict[str, Any]) -> None:
     cols = [
         ("questions", "n"),
         ("current_first", "cur 1st"),
+        ("current_first_when_extracted", "cur 1st|extr"),
         ("fact_top1", "fact top1"),
         ("superseded_marked", "superseded"),
         ("pairs", "pairs"),
         ("old_not_extracted", "old missed"),
         ("as_of_old_first", "as_of old 1st"),
+        ("as_of_questions", "as_of n"),
         ("extracted", "extracted"),
         ("baseline_current_first", "lexical cur 1st"),
+        ("novalidity_current_first", "no-validity cur 1st"),
     ]
     print(f"\n== {label} ==")
     print(f"{'kind':>10} " + " ".join(f"{h:>{max(len(h), 5)}}" for _, h in cols))
     for kind, s in result["summary"].items():
         print(f"{kind:>10} " + " ".join(f"{_fmt(s.get(k)):>{max(len(h), 5)}}" for k, h in cols))
     print(
-        "(lexical cur 1st: the same-run baseline, `mode: lexical` (BM25 only) current_first; "
-        "superseded: of the `pairs` whose old and new facts were both extracted)"
+        "baselines on the same data: lexical cur 1st = `mode: lexical` (BM25 only, validity "
+        "preference still on); no-validity cur 1st = the default search with "
+        "superseded_weight 1 (no preference for still-valid facts)"
+    )
+    print("superseded: of the `pairs`, the changes whose old and new facts were both extracted")
+    overall = result["summary"]["overall"]
+    print(
+        f"where old and new facts were both extracted ({overall['pairs']}): current_first "
+        f"{_fmt(overall['current_first_pairs'])}, lexical "
+        f"{_fmt(overall['baseline_current_first_pairs'])}, no-validity "
+        f"{_fmt(overall['novalidity_current_first_pairs'])}"
     )
     print(f"decisions: {result['decisions']}  extracted_by: {result['extracted_by']}")
     t = result["timings"]

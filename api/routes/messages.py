@@ -51,9 +51,13 @@ async def add_messages(
     )
 
 
+# The update rules say "update"; the API says whose: an inferred one, not a client's PATCH.
+_DECISION = {"update": "inferred_update"}
+
+
 def inferred_out(i: ingest.Inferred) -> InferredOut:
     return InferredOut(
-        decision=i.decision.value,  # type: ignore[arg-type]
+        decision=_DECISION.get(i.decision.value, i.decision.value),  # type: ignore[arg-type]
         memory=MemoryOut.model_validate(i.memory),
         previous_id=i.previous_id,
         reason=i.reason,

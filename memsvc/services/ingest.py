@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -295,7 +296,25 @@ def _encode(conv: Conversation) -> list[dict[str, Any]]:
     ]
 
 
-def _decode(payload: dict[str, Any]) -> tuple[Conversation, list[uuid.UUID], str]:
+def _seal(rt: Runtime, conv: Conversation) -> dict[str, Any]:
+    """The staged messages: sealed with the vault key when there is one (they may hold secrets
+    until the job moves them to the vault), beside their ids in the clear (retries are found
+    by id)."""
+    refs = [{"message_id": m.message_id, "id_given": m.id_given} for m in conv.messages]
+    messages = _encode(conv)
+    if not rt.vault.enabled:
+        return {"refs": refs, "messages": messages}
+    token = rt.vault.encrypt(json.dumps(messages)).decode("ascii")
+    return {"refs": refs, "sealed_messages": token}
+
+
+def _unseal(rt: Runtime, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    if "sealed_messages" not in payload:
+        return list(payload["messages"])
+    return list(json.loads(rt.vault.decrypt(payload["sealed_messages"].encode("ascii"))))
+
+
+def _decode(rt: Runtime, payload: dict[str, Any]) -> tuple[Conversation, list[uuid.UUID], str]:
     messages = [
         ChatMessage(
             role=m["role"],
@@ -305,7 +324,7 @@ def _decode(payload: dict[str, Any]) -> tuple[Conversation, list[uuid.UUID], str
             message_id=m["message_id"],
             id_given=m["id_given"],
         )
-        for m in payload["messages"]
+        for m in _unseal(rt, payload)
     ]
     conv = Conversation(
         messages=messages,
@@ -354,7 +373,7 @@ async def _stage(
         for later, earlier in _batch_repeats(conv, texts).items():
             turn_ids[later] = turn_ids[earlier]
         payload = {
-            "messages": _encode(conv),
+            **_seal(rt, conv),
             "user_id": conv.user_id,
             "agent_id": conv.agent_id,
             "session_id": conv.session_id,
@@ -417,7 +436,7 @@ async def ingest_batch(
         return BatchResult(0, 0, 0, 0, 0, None, already_done=True)
     if cube is None:
         raise NotFound(f"cube {cube_id} no longer exists", code="cube_not_found")
-    conv, turn_ids, actor = _decode(payload)
+    conv, turn_ids, actor = _decode(rt, payload)
     prepared = await _prepare(rt, cube, conv, turn_ids=turn_ids)
     async with rt.db.transaction() as conn:
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)

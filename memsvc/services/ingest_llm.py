@@ -114,14 +114,19 @@ def prompt(messages: Sequence[Message], redacted: Sequence[str]) -> list[dict[st
     ]
 
 
-_ATTRIBUTE_RE = re.compile(r"[^a-z0-9:_]+")
+_NAME_RE = re.compile(r"[^a-z0-9_]+")
+_THING_RE = re.compile(r"[\W_]+")
 
 
 def _attribute(raw: str | None) -> str | None:
-    """snake_case, with the object after ``:`` kept as words joined by ``_``."""
+    """The rules' slot format: a snake_case name, and after ``:`` the object in lower-case
+    words ("Favourite : Board Game" -> "favourite:board game")."""
     if not raw:
         return None
-    out = _ATTRIBUTE_RE.sub("_", raw.strip().lower().replace(" ", "_")).strip("_:")
+    head, colon, tail = raw.strip().lower().partition(":")
+    name = _NAME_RE.sub("_", head.strip().replace(" ", "_")).strip("_")
+    thing = " ".join(_THING_RE.sub(" ", tail).split())
+    out = f"{name}:{thing}" if colon and thing and name else name
     return out[:VALUE_MAX_CHARS] or None
 
 
@@ -135,7 +140,8 @@ def _resolve(when: str | None, timestamp: datetime | None) -> datetime | None:
 
 
 def _leaks(text: str, secrets: Sequence[str]) -> bool:
-    return any(s and s in text for s in secrets)
+    low = text.casefold()
+    return any(s and s.casefold() in low for s in secrets)
 
 
 def _fields(item: MemoryReply, content: str, source_text: str, name: str) -> dict[str, Any]:
@@ -185,7 +191,7 @@ def from_reply(
         subject = _line(item.subject, 200).lower() or "user"
         if not content or rules.REDACTED in content:
             continue
-        texts = [content, subject, item.attribute or "", item.value or "", item.title or ""]
+        texts = [content, item.subject, item.attribute or "", item.value or "", item.title or ""]
         texts += [item.url or "", *(item.steps or [])]
         if _leaks(" ".join(texts), secrets):
             continue  # the model saw only redacted text; this can only be a coincidence

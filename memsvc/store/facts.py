@@ -197,7 +197,7 @@ _STAGED_TURNS = text(
     """
     SELECT msg->>'message_id' AS message_id, b.payload->'turn_ids'->>(t.ord::int - 1) AS turn_id
     FROM ingest_batches b,
-         jsonb_array_elements(b.payload->'messages') WITH ORDINALITY AS t(msg, ord)
+         jsonb_array_elements(b.payload->'refs') WITH ORDINALITY AS t(msg, ord)
     WHERE b.cube_id = :cube_id
       AND (b.payload->>'session_id') IS NOT DISTINCT FROM :session_id
       AND (msg->>'id_given')::boolean
