@@ -142,26 +142,45 @@ async def turns_with_text(
 async def stale_ids(
     conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime
 ) -> set[uuid.UUID]:
-    """Of these memories, those no longer valid at `at`: facts whose validity ended, and
+    """Of these memories, those no longer valid at `at`: facts whose validity ended;
     conversation turns every fact extracted from which has ended (what they said is out of
-    date, though they stay true as events)."""
+    date, though they stay true as events); and what else was extracted from such a turn (an
+    event that names the old value: "adopted a parrot and named it Smokey"; not its how-tos,
+    links or secrets, which do not depend on the fact)."""
     if not ids:
         return set()
-    ended = select(m.id).where(m.id.in_(list(ids)), m.valid_to.is_not(None), m.valid_to <= at)
+    wanted = list(ids)
+    src = memory_sources.c
+    ended = await conn.execute(
+        select(m.id).where(m.id.in_(wanted), m.valid_to.is_not(None), m.valid_to <= at)
+    )
+    found = set(ended.scalars())
+    # The turns in question: candidates themselves, and the turns candidates came from.
+    sources = await conn.execute(
+        select(src.memory_id, src.source_id, m.memory_type)
+        .join(memories, m.id == src.memory_id)
+        .where(src.memory_id.in_(wanted), src.relation == "extracted")
+    )
+    rows = list(sources.tuples())
+    origin = {mid: sid for mid, sid, _ in rows}
+    kinds = {mid: kind for mid, _, kind in rows}
+    turns = sorted({*wanted, *origin.values()})
     fact = memories.alias("fact")
-    said = (
-        select(memory_sources.c.source_id)
-        .join(fact, fact.c.id == memory_sources.c.memory_id)
+    stale = await conn.execute(
+        select(src.source_id)
+        .join(fact, fact.c.id == src.memory_id)
         .where(
-            memory_sources.c.source_id.in_(list(ids)),
-            memory_sources.c.relation == "extracted",
+            src.source_id.in_(turns),
+            src.relation == "extracted",
             fact.c.memory_type == "semantic",
         )
-        .group_by(memory_sources.c.source_id)
+        .group_by(src.source_id)
         .having(func.bool_and(and_(fact.c.valid_to.is_not(None), fact.c.valid_to <= at)))
     )
-    rows = await conn.execute(ended.union(said))
-    return set(rows.scalars())
+    stale_turns = set(stale.scalars())
+    found |= stale_turns & set(wanted)
+    found |= {mid for mid, sid in origin.items() if sid in stale_turns and kinds[mid] == "episodic"}
+    return found
 
 
 # --- staged batches --------------------------------------------------------------------------

@@ -508,6 +508,26 @@ async def test_a_turn_whose_facts_have_all_ended_ranks_as_stale(client, cube):
     assert by_id[old_turn]["scores"]["validity"] == 0.5
 
 
+async def test_an_event_told_with_an_ended_fact_ranks_as_stale_but_not_its_links(client, cube):
+    cid = cube["id"]
+    first = await _ingest(
+        client,
+        cid,
+        [_msg("I moved to Paris last year. Docs: https://example.org/paris-guide", mid="m1")],
+    )
+    event = _one(first, "episodic")
+    link = _one(first, "resource")
+    assert "Paris" in event["memory"]["content"]
+    await _ingest(client, cid, [_msg("I live in Berlin now.", ts=MAR, mid="m2")])
+    hits = await _search(client, cid, "Sam moved to Paris", top_k=50)
+    by_id = {h["memory"]["id"]: h for h in hits}
+    assert by_id[event["memory"]["id"]]["scores"]["validity"] == 0.5
+    assert "validity" not in by_id[link["memory"]["id"]]["scores"]
+    # Before the move to Berlin, nothing of it was stale.
+    hits = await _search(client, cid, "Sam moved to Paris", top_k=50, as_of=FEB)
+    assert all("validity" not in h["scores"] for h in hits)
+
+
 async def test_history_sent_out_of_order_keeps_the_older_fact_as_past(client, cube):
     cid = cube["id"]
     newer = await _ingest(client, cid, [_msg("I moved to Berlin.", ts=MAR, mid="m2")])
