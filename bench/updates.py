@@ -42,7 +42,17 @@ deterministic extractor; the one CI reports) and, with `--llm`, the model config
 MEMSVC_LLM_MODEL (and MEMSVC_LLM_API_BASE, MEMSVC_LLM_API_KEY ...). Each run has its own
 throwaway embedded PostgreSQL and the same scenarios.
 
+`--phrasings holdout` states the old and new values with the held-out phrasings of
+bench/updates_holdout.py instead of the templates here ("dev"), which were written alongside
+the rule-based extractor: the held-out ones were written blind to it, as a check on
+overfitting. Everything else is the same (people, values, days, small talk: the held-out
+phrasings are drawn with their own generator); the JSON records the set under `phrasings`
+(default path bench/results/updates_holdout.json). For likes, a memory that holds one of the
+change's own statements word for word has that statement's stance (the negation words alone
+misread some held-out phrasings, e.g. "I've stopped liking tea").
+
     python -m bench.updates [--people 40 --seed 7 --llm --json bench/results/updates.json]
+    python -m bench.updates --phrasings holdout   # -> bench/results/updates_holdout.json
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ from typing import Any
 import httpx
 
 from bench._service import local_tenant
+from bench.updates_holdout import HOLDOUT
 
 START = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 MAX_MESSAGES = 50  # per /messages call: up to this many the call is synchronous
@@ -315,6 +326,50 @@ def _check_vocab() -> None:
                 assert seen.setdefault(token, i) == i, f"{w!r} is in two vocabularies"
 
 
+# The held-out phrasings (bench/updates_holdout.py) use their own placeholders and role names.
+HOLDOUT_ROLES = {
+    "old_pos": "old_like",
+    "old_neg": "old_dislike",
+    "new_pos": "new_like",
+    "new_neg": "new_dislike",
+}
+HOLDOUT_VALUE = {"moved": "city", "job": "employer", "pet": "name", "favourite": "value"}
+
+
+def _holdout_values(kind: str, side: str, template: str, values: dict[str, str]) -> dict[str, str]:
+    """The held-out placeholders from the generator's values (`old`, `new`, `animal`, `thing`,
+    `thing_us`, `item`): {city}/{employer}/{name}/{value} is the side's value, {old_...} the
+    value before; {thing} is spelt the US way in a template that says "favorite"."""
+    out: dict[str, str] = {}
+    if kind == "likes":
+        out["food"] = values["item"]
+        return out
+    key = HOLDOUT_VALUE[kind]
+    out[key] = values["old" if side.startswith("old") else "new"]
+    out[f"old_{key}"] = values["old"]
+    if kind == "pet":
+        out["pet"] = values["animal"]
+    if kind == "favourite":
+        us = "favorite" in template.lower()
+        out["thing"] = values["thing_us" if us else "thing"]
+    return out
+
+
+def _check_holdout() -> None:
+    """Every held-out role is there, every template fills in, and no template's own words
+    look like a value of the vocabularies (the judge looks for values as whole words)."""
+    vocab = [*NAMES, *CITIES, *EMPLOYERS, *PET_NAMES, *COLOURS, *LIKE_ITEMS, *ANIMALS]
+    sample = dict.fromkeys(("old", "new", "animal", "thing", "thing_us", "item"), "")
+    for kind, sides in TEMPLATES.items():
+        for side in sides:
+            role = HOLDOUT_ROLES.get(side, side)
+            assert len(HOLDOUT[kind][role]) >= 8, f"held-out {kind}/{role}: too few"
+            for t in HOLDOUT[kind][role]:
+                text = t.format(**_holdout_values(kind, side, t, sample))
+                hits = [v for v in vocab if _states(text, v)]
+                assert not hits, f"held-out {t!r} says {hits}"
+
+
 # --- scenarios ---------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Change:
@@ -348,11 +403,18 @@ def _cap(text: str) -> str:
 
 class Phrasings:
     """Draws the phrasings of each kind and side in turn from a shuffled deck, so that every
-    phrasing is used about equally often even in a small run."""
+    phrasing is used about equally often even in a small run.
 
-    def __init__(self, rng: random.Random) -> None:
+    With `holdout` set (a generator of its own), the held-out phrasings are drawn the same way
+    from their own decks, while the dev draw is still made and dropped: the scenario
+    generator's draws, hence people, values, days and small talk, stay those of `dev`. The
+    held-out text is kept as written (its capitalisation is part of the phrasing)."""
+
+    def __init__(self, rng: random.Random, holdout: random.Random | None = None) -> None:
         self.rng = rng
         self.decks: dict[tuple[str, str], list[int]] = {}
+        self.holdout = holdout
+        self.holdout_decks: dict[tuple[str, str], list[int]] = {}
 
     def pick(self, kind: str, side: str, **values: str) -> tuple[str, str]:
         deck = self.decks.setdefault((kind, side), [])
@@ -360,7 +422,17 @@ class Phrasings:
             deck += range(len(TEMPLATES[kind][side]))
             self.rng.shuffle(deck)
         i = deck.pop()
-        return _cap(TEMPLATES[kind][side][i].format(**values)), f"{kind}/{side}/{i}"
+        if self.holdout is None:
+            return _cap(TEMPLATES[kind][side][i].format(**values)), f"{kind}/{side}/{i}"
+        role = HOLDOUT_ROLES.get(side, side)
+        templates = HOLDOUT[kind][role]
+        deck = self.holdout_decks.setdefault((kind, role), [])
+        if not deck:
+            deck += range(len(templates))
+            self.holdout.shuffle(deck)
+        j = deck.pop()
+        text = templates[j].format(**_holdout_values(kind, side, templates[j], values))
+        return text, f"holdout/{kind}/{role}/{j}"
 
 
 def _change(
@@ -402,8 +474,9 @@ def _change(
             old, new = rng.sample(values, 2)
             extra.update(thing=thing, thing_us=thing_us)
             slot = {f"{f}:{t}" for f in ("favourite", "favorite") for t in (thing, thing_us)}
-    old_text, old_template = phrasings.pick(kind, old_side, old=old, **extra)
-    new_text, new_template = phrasings.pick(kind, new_side, new=new, **extra)
+    # Both values to both sides: some held-out new statements name the old value too.
+    old_text, old_template = phrasings.pick(kind, old_side, old=old, new=new, **extra)
+    new_text, new_template = phrasings.pick(kind, new_side, old=old, new=new, **extra)
     return Change(
         kind=kind,
         name=name,
@@ -431,11 +504,18 @@ def _chatter(rng: random.Random, n: int, avoid: list[str]) -> list[str]:
     return rng.sample(pool, min(n, len(pool)))
 
 
-def scenarios(people: int, seed: int) -> list[Person]:
-    """`people` people, the same for a seed."""
+def scenarios(people: int, seed: int, phrasings_set: str = "dev") -> list[Person]:
+    """`people` people, the same for a seed (and the same for both phrasing sets but for the
+    wording of the statements)."""
     _check_vocab()
     rng = random.Random(seed)
-    phrasings = Phrasings(rng)
+    if phrasings_set == "holdout":
+        _check_holdout()
+        phrasings = Phrasings(rng, random.Random(f"holdout-{seed}"))
+    elif phrasings_set == "dev":
+        phrasings = Phrasings(rng)
+    else:
+        raise ValueError(f"unknown phrasing set {phrasings_set!r}")
     out = []
     for index in range(people):
         name = NAMES[index % len(NAMES)] if people <= len(NAMES) else rng.choice(NAMES)
@@ -502,6 +582,14 @@ def stance(memory: dict[str, Any], change: Change) -> set[str]:
         return {fact["value"]}
     if not _states(content, change.item):
         return set()
+    # One of the change's own statements word for word (a message kept as it was): its stance.
+    said = {
+        v
+        for v, text in ((change.old, change.old_text), (change.new, change.new_text))
+        if text.lower() in content.lower()
+    }
+    if len(said) == 1:
+        return said
     return {"no" if NEGATION.search(content) else "yes"}
 
 
@@ -531,8 +619,12 @@ def changed_from(text: str, said: datetime) -> datetime:
         return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
     if re.search(r"\blast week\b", text):
         return day - timedelta(days=day.weekday() + 7)
-    if re.search(r"\bin the spring\b", text):
+    if re.search(r"\b(?:in|since) the spring\b", text):
         return day.replace(year=day.year - (day.month < 3), month=3, day=1)
+    if re.search(r"\bthis week\b", text):  # (held-out phrasings from here on)
+        return day - timedelta(days=day.weekday())
+    if re.search(r"\byesterday\b", text):
+        return day - timedelta(days=1)
     return said
 
 
@@ -855,11 +947,12 @@ def print_table(label: str, result: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from memsvc.config import Settings
 
-    people = scenarios(args.people, args.seed)
+    people = scenarios(args.people, args.seed, args.phrasings)
+    tag = ", holdout phrasings" if args.phrasings == "holdout" else ""
     out: dict[str, Any] = {}
     offline = Settings(enrichment=False, consolidation_cron="", llm_model=None)
     out["offline"] = await run_mode(people, offline, args.top_k)
-    print_table("offline (rule-based extraction, no LLM)", out["offline"])
+    print_table(f"offline (rule-based extraction, no LLM{tag})", out["offline"])
     if not args.llm:
         out["llm"] = {"skipped": True, "reason": "not asked for (--llm)"}
         return out
@@ -870,7 +963,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return out
     out["llm"] = await run_mode(people, settings, args.top_k)
     out["llm"]["model"] = settings.llm_model
-    print_table(f"LLM ({settings.llm_model})", out["llm"])
+    print_table(f"LLM ({settings.llm_model}{tag})", out["llm"])
     return out
 
 
@@ -880,8 +973,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--llm", action="store_true", help="also run with MEMSVC_LLM_MODEL")
-    parser.add_argument("--json", default="bench/results/updates.json")
+    parser.add_argument(
+        "--phrasings",
+        choices=("dev", "holdout"),
+        default="dev",
+        help="dev: the templates here; holdout: bench/updates_holdout.py (written blind to "
+        "the extractor)",
+    )
+    parser.add_argument(
+        "--json",
+        default=None,
+        help="default bench/results/updates.json (holdout: bench/results/updates_holdout.json)",
+    )
     args = parser.parse_args()
+    if args.json is None:
+        suffix = "_holdout" if args.phrasings == "holdout" else ""
+        args.json = f"bench/results/updates{suffix}.json"
     started = time.perf_counter()
     result = asyncio.run(run(args))
     off = result["offline"]["summary"]["overall"]
@@ -895,6 +1002,7 @@ def main() -> None:
         "seed": args.seed,
         "people": args.people,
         "top_k": args.top_k,
+        "phrasings": args.phrasings,
         "acceptance_offline": checks,
         **result,
         "machine": {
