@@ -741,7 +741,12 @@ async def test_a_queued_secret_ends_up_only_in_the_vault(app, db_url, admin, cli
     assert r.status_code == 202, r.text
     assert PASSWORD not in r.text
     [tid] = r.json()["turn_ids"]
+    # While it waits for its job the batch is sealed with the vault key: no plaintext at rest.
+    [(payload,)] = _sql(db_url, "SELECT payload::text FROM ingest_batches")
+    assert "sealed_messages" in payload and "m1" in payload
+    _nowhere_in_db(db_url, PASSWORD)
     await work_until_idle(db_url, app.state.runtime)
+    assert _sql(db_url, "SELECT count(*) FROM ingest_batches") == [(0,)]
     turn = await _get(client, cid, tid)
     assert turn["content"] == "Sam: My wifi password is [redacted]"
     [entry] = await _all(client, cid, memory_type="knowledge_vault")
