@@ -170,6 +170,13 @@ class MemoryIn(Model):
     metadata: JsonObject = Field(default_factory=dict)
     fields: JsonObject = Field(default_factory=dict)
     pinned: bool = Field(default=False, description="Never archived by the forgetting sweep.")
+    valid_from: AwareDatetime | None = Field(
+        default=None,
+        description="When it became true (default: when stored); as_of searches use it.",
+    )
+    valid_to: AwareDatetime | None = Field(
+        default=None, description="When it stopped being true (default: still true)."
+    )
 
 
 class AddMemories(Model):
@@ -330,6 +337,14 @@ class MemoryPatch(Model):
     metadata: JsonObject | None = None
     fields: JsonObject | None = None
     pinned: bool | None = None
+    valid_from: AwareDatetime | None = Field(
+        default=None, description="When it became true; null: from when it was stored."
+    )
+    valid_to: AwareDatetime | None = Field(
+        default=None,
+        description="When it stopped being true (it ranks below current memories after "
+        "that); null: still true.",
+    )
     expected_version: int | None = Field(
         default=None, description="Refuse with 409 unless the memory is at this version."
     )

@@ -88,6 +88,7 @@ def validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         where = f"items[{index}]"
         _check_content(rt, item.content, where)
+        check_validity(item.valid_from, item.valid_to, where)
         try:
             fields = validate_fields(item.memory_type, item.fields)
         except InvalidRequest as exc:
@@ -106,6 +107,11 @@ def validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]:
             blocks.add(key)
         out.append(fields)
     return out
+
+
+def check_validity(valid_from: datetime | None, valid_to: datetime | None, where: str) -> None:
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        raise InvalidRequest(f"{where}: valid_to must be after valid_from", code="invalid_validity")
 
 
 def _check_secret(rt: Runtime, item: NewMemory, fields: dict[str, Any], where: str) -> None:
@@ -568,6 +574,11 @@ def _plan_update(
         if name in changes and changes[name] is not None:
             changes[name] = list(changes[name])
     values = {k: v for k, v in changes.items() if getattr(memory, k) != v}
+    check_validity(
+        values.get("valid_from", memory.valid_from),
+        values.get("valid_to", memory.valid_to),
+        "valid_to",
+    )
     return values, kind
 
 

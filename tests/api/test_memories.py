@@ -361,3 +361,52 @@ async def test_the_turn_after_is_context_too_and_leaves_with_it(client, cube, db
             "SELECT count(*) FROM memories WHERE search_tsv @@ to_tsquery('english', 'porto')"
         ).fetchone()
     assert leftovers == (0,)
+
+
+async def test_a_client_sets_validity_and_search_and_as_of_follow_it(client, cube):
+    cid = cube["id"]
+    url = f"/v1/cubes/{cid}/memories"
+    [old] = await _add(
+        client,
+        cid,
+        {"content": "Ana works at Initech", "valid_from": "2025-01-01T00:00:00Z"},
+    )
+    assert _ts(old["valid_from"]) == _ts("2025-01-01T00:00:00Z") and old["valid_to"] is None
+    [new] = await _add(
+        client, cid, {"content": "Ana works at Globex", "valid_from": "2026-01-01T00:00:00Z"}
+    )
+    bad = await client.patch(f"{url}/{old['id']}", json={"valid_to": "2024-06-01T00:00:00Z"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_validity"
+    r = await client.patch(
+        f"{url}/{old['id']}",
+        json={"valid_to": "2026-01-01T00:00:00Z", "reason": "changed jobs"},
+    )
+    assert r.status_code == 200, r.text
+    history = (await client.get(f"{url}/{old['id']}/history")).json()["versions"]
+    assert history[-1]["changed_fields"] == ["valid_to"]
+    assert history[-1]["reason"] == "changed jobs"
+
+    async def first(**body: Any) -> dict[str, Any]:
+        r = await client.post(
+            f"/v1/cubes/{cid}/search", json={"query": "Where does Ana work?", **body}
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["results"][0]
+
+    now = await first()
+    assert now["memory"]["id"] == new["id"]
+    then = await first(as_of="2025-06-01T00:00:00Z")
+    assert then["memory"]["id"] == old["id"] and "validity" not in then["scores"]
+    r = await client.post(
+        url,
+        json={
+            "items": [
+                {
+                    "content": "x",
+                    "valid_from": "2026-01-02T00:00:00Z",
+                    "valid_to": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_validity"
