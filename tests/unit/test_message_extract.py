@@ -166,7 +166,7 @@ def test_one_sentence_can_hold_several_facts():
 
 def test_trailing_fillers_and_time_expressions_leave_the_value():
     assert slots(run("I live in Paris now.")) == [("lives_in", "paris")]
-    assert slots(run("I've been working at IBM for 3 years.")) == []  # perfect tense: no rule
+    assert slots(run("I've been working at IBM for 3 years.")) == [("works_at", "ibm")]
     assert slots(run("I work at IBM for 3 years now.")) == [("works_at", "ibm")]
     assert ("lives_in", "berlin") in slots(run("I moved to Berlin in 2019."))
     assert slots(run("I like coffee a lot.")) == [("likes:coffee", "yes")]
@@ -707,3 +707,530 @@ def test_slots_drive_the_update_rules():
     assert decide(fact(berlin), old).decision is Decision.SUPERSEDE
     assert decide(fact(dislikes), old).target == "c"
     assert decide(fact(dislikes), old).decision is Decision.SUPERSEDE
+
+
+# --- the same slots in other words ----------------------------------------------------------
+
+
+def slot_of(text: str, attribute: str) -> list[str | None]:
+    """The values ``text`` gives ``attribute``."""
+    return [v for a, v in slots(run(text)) if a == attribute]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # perfect tenses (a duration makes "I've lived in" current)
+        ("I've been living in Porto since university.", "porto"),
+        ("I have been living in New York for two years now.", "new york"),
+        ("I've lived in Oslo for about five years.", "oslo"),
+        ("I've lived in Oslo all my life.", "oslo"),
+        ("I've been based in Copenhagen since 2020.", "copenhagen"),
+        ("I've been in Helsinki for three years.", "helsinki"),
+        # settling, making a home
+        ("I've settled in Prague now and I really like the neighbourhood.", "prague"),
+        ("I settled down in Warsaw last year.", "warsaw"),
+        ("I now call Stockholm home.", "stockholm"),
+        ("I've made Seattle my home.", "seattle"),
+        # "home"
+        ("Home is Madrid for me, right by the river.", "madrid"),
+        ("Home these days is Vienna.", "vienna"),
+        ("My home is in Leeds now.", "leeds"),
+        ("My new address is in Rotterdam.", "rotterdam"),
+        ("Vienna is home now.", "vienna"),
+        ("Vienna has been home for ten years.", "vienna"),
+        ("Porto is my home now.", "porto"),
+        ("Berlin is where I live now.", "berlin"),
+        # relative clauses and appositions after the place
+        ("Greetings from Lisbon, where I've lived for about five years.", "lisbon"),
+        ("Hello from Buenos Aires, where I live with my wife.", "buenos aires"),
+        ("I'm writing from Hamburg, where I live now.", "hamburg"),
+        ("Greetings from sunny Barcelona, my new home!", "barcelona"),
+        # the new flat
+        ("Writing to you from my new flat in Dublin!", "dublin"),
+        ("We just got the keys to our new house in Bristol.", "bristol"),
+        ("I've just moved into a flat in Osaka.", "osaka"),
+        ("I'm renting a flat in Glasgow.", "glasgow"),
+        # "I'm in X" with now / these days, no trip in sight
+        ("I'm now in Sydney.", "sydney"),
+        ("I'm in Melbourne now.", "melbourne"),
+        ("I'm in Cape Town these days.", "cape town"),
+        # the household: "we" (capitalised places only)
+        ("We moved to Denver last spring.", "denver"),
+        ("We live in Boston.", "boston"),
+        ("We've been living in Chicago for a while.", "chicago"),
+        ("We're living in Athens now.", "athens"),
+        # a subject left out
+        ("Just moved to Munich!", "munich"),
+        ("Living in Seville at the moment.", "seville"),
+        ("Based in Lisbon, working for Contoso.", "lisbon"),
+        ("I sold my car and moved to Berlin.", "berlin"),
+    ],
+)
+def test_lives_in_in_other_words(text, value):
+    assert slot_of(text, "lives_in") == [value], slots(run(text))
+    fact = next(f for f in of_type(run(text), "semantic") if f.attribute == "lives_in")
+    assert fact.content.startswith("Sam lives in ")
+    assert_valid([fact])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # greetings alone: a trip as often as a home
+        "Greetings from Bali!",
+        "Hello from Milan!",
+        # "I'm in X": not a place, or a trip, or only right now
+        "I'm in a meeting now.",
+        "I'm in trouble now.",
+        "I'm in love now.",
+        "I'm in IT now.",
+        "I'm in Marketing now.",
+        "I'm in Year 10 now.",
+        "I'm in Paris now for a conference.",
+        "I'm in New York now for a week.",
+        "I'm in Berlin right now.",
+        "I'm in Rome this week.",
+        "I'm in Rome now and flying back tomorrow.",
+        "I'm in Paris.",
+        # past, experience or short stays
+        "I've lived in Paris and Rome.",
+        "I've lived in Paris before.",
+        "I've been living in Paris until recently.",
+        "I lived in Paris until 2019.",
+        "I've been in London twice.",
+        "I've been in Paris for 3 days.",
+        "Berlin, where I lived as a student, is great.",
+        "Berlin, where my sister lives, is great.",
+        "Paris is where I grew up.",
+        "I used to call Rome home.",
+        # not a home
+        "Home is where the heart is.",
+        "Home is a small flat.",
+        "Berlin is home to many artists.",
+        "Berlin is home for my parents.",
+        "Rome is my second home.",
+        "Paris is my hometown.",
+        "My home is a mess.",
+        "Honestly, where I live it's cold.",
+        "Living in Berlin must be expensive.",
+        "Living in fear of the exam.",
+        "Settled in nicely, thanks!",
+        "I settled in well.",
+        # a flat that is not the home
+        "I'm selling my new flat in Leeds.",
+        "My holiday flat in Spain is lovely.",
+        "My sister's new flat in Leeds is nice.",
+        # "we" that is no household, or no place
+        "We're based in London.",
+        "We moved to Kubernetes last year.",
+        "We moved to Slack.",
+        "We live in interesting times.",
+        "We live in a society.",
+        # third parties, questions, plans
+        "My sister has been living in Rome for years.",
+        "I think my sister left Paris and moved to Rome.",
+        "Have you been living in Berlin long?",
+        "Is home Berlin for you?",
+        "If we moved to Denver, I'd be happy.",
+        "I'll be living in Oslo next year.",
+    ],
+)
+def test_lives_in_limits(text):
+    assert slot_of(text, "lives_in") == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("My employer is Initech, it's a decent place.", "initech"),
+        ("My new employer is Globex.", "globex"),
+        ("Hooli is my employer now.", "hooli"),
+        ("My new company is Aperture Science.", "aperture science"),
+        ("Cyberdyne Systems is where I work now.", "cyberdyne systems"),
+        # perfect tenses
+        ("I've been working at IBM for 3 years.", "ibm"),
+        ("I've been at Contoso for three years now.", "contoso"),
+        ("I've been at Fabrikam since 2019.", "fabrikam"),
+        # joining
+        ("I joined Umbrella Corporation.", "umbrella corporation"),
+        ("I just joined Pied Piper last week, new job!", "pied piper"),
+        ("I recently joined Stripe as a designer.", "stripe"),
+        ("I left Hooli and joined Globex.", "globex"),
+        ("I just joined Gekko and Co, new job!", "gekko and co"),
+        # "I'm at X" with a job in the sentence or an organisation's name
+        ("I'm at Oscorp now, I switched jobs in the spring.", "oscorp"),
+        ("I got a new job, I'm at Initech now.", "initech"),
+        ("I'm at Wayne Enterprises now.", "wayne enterprises"),
+        ("I switched to Soylent, new job and all.", "soylent"),
+        # hired, offers, roles
+        ("I got hired by Summit Bank.", "summit bank"),
+        ("I was hired at Evergreen Health last month.", "evergreen health"),
+        ("Lumen Analytics hired me in March.", "lumen analytics"),
+        ("I accepted a job at Redwood Software.", "redwood software"),
+        ("I landed a new role at Silverline Media.", "silverline media"),
+        ("I took a position with Harbor Logistics.", "harbor logistics"),
+        ("I just accepted an offer from Pied Piper.", "pied piper"),
+        ("My new job is at Tyrell Corporation.", "tyrell corporation"),
+        ("I've started working for Dunder Mifflin.", "dunder mifflin"),
+        # "now", a subject left out, "and" continuing an "I" clause
+        ("I now work at Atlas Freight.", "atlas freight"),
+        ("I quit my job at Initech and now work at Fabrikam.", "fabrikam"),
+        ("I handed in my notice and now I'm working at Massive Dynamic.", "massive dynamic"),
+        ("Got hired at Bluth Company last month.", "bluth company"),
+        ("Started at Oscorp on Monday.", "oscorp"),
+    ],
+)
+def test_works_at_in_other_words(text, value):
+    assert slot_of(text, "works_at") == [value], slots(run(text))
+    assert_valid(run(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "I'm at X": a place of the day, or no sign of a job
+        "I'm at home now.",
+        "I'm at the gym.",
+        "I'm at work now.",
+        "I'm at Starbucks now.",
+        "I'm at Google now.",
+        "I'm at Google now for an interview.",
+        "I'm at Heathrow now, flying to my new job.",
+        "I'm working at the weekend.",
+        "I'm working at the moment.",
+        "I'm with Sterling Cooper now, new role.",
+        "I work for myself now.",
+        # joining something that is no employer
+        "I joined Twitter.",
+        "I joined Reddit in 2015.",
+        "I joined a gym.",
+        "I've joined the gym.",
+        "I joined the call late.",
+        "I joined Anna for lunch.",
+        "I joined Anna and Tom at the pub.",
+        "I switched to Linux.",
+        "I switched to oat milk.",
+        # short stays, past jobs, turned down, plans
+        "I've been at Heathrow for 3 hours.",
+        "I've been at Tesco for 20 minutes.",
+        "I used to be at Google.",
+        "I was at Google for ten years.",
+        "I was hired by Google but turned it down.",
+        "Google hired me in 2010 and fired me in 2012.",
+        "I've been working at IBM until last month.",
+        "I will be joining Globex next month.",
+        "I'm going to join Hooli.",
+        "I'd join Hooli if they asked.",
+        # third parties, questions
+        "My sister joined Globex.",
+        "My sister left Google and joined Meta.",
+        "Have you been at Google long?",
+    ],
+)
+def test_works_at_limits(text):
+    assert slot_of(text, "works_at") == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        ("We renamed our dog to Biscuit.", "name_of:dog", "biscuit"),
+        ("I renamed my cat Mochi.", "name_of:cat", "mochi"),
+        ("We renamed the rabbit from Loki to Juno.", "name_of:rabbit", "juno"),
+        ("We started calling the dog Pickles instead.", "name_of:dog", "pickles"),
+        ("We ended up naming the puppy Marble.", "name_of:puppy", "marble"),
+        ("We call our parrot Kiwi.", "name_of:parrot", "kiwi"),
+        ("I changed my cat's name to Oreo.", "name_of:cat", "oreo"),
+        ("We changed our tortoise's name to Pixel.", "name_of:tortoise", "pixel"),
+        ("My rabbit goes by Sprout now.", "name_of:rabbit", "sprout"),
+        ("My hamster answers to Gizmo.", "name_of:hamster", "gizmo"),
+        ("My dog's name is Rocky now.", "name_of:dog", "rocky"),
+        ("My dog's called Juno now.", "name_of:dog", "juno"),
+        ("My dog is now called Simba.", "name_of:dog", "simba"),
+        ("My cat has been renamed Nala.", "name_of:cat", "nala"),
+        ("My cat's new name is Winston.", "name_of:cat", "winston"),
+        ("My guinea pig is called Mr Pickles these days.", "name_of:guinea pig", "mr pickles"),
+        # "our" pets, appositions
+        ("Our dog Max keeps stealing socks.", "name_of:dog", "max"),
+        ("Our cat, Luna, is asleep.", "name_of:cat", "luna"),
+        ("Our parrot is called Coco.", "name_of:parrot", "coco"),
+        ("Waffles, my dog, is asleep on my feet right now.", "name_of:dog", "waffles"),
+        ("Meet Teddy, my new puppy!", "name_of:puppy", "teddy"),
+        ("Anna, my sister, lives in Rome.", "name_of:sister", "anna"),
+        # "named it X" / "her name is X" after a pet of the speaker's
+        ("I adopted a rabbit a while ago and named it Bandit.", "name_of:rabbit", "bandit"),
+        ("We got a kitten last week and named her Smokey.", "name_of:kitten", "smokey"),
+        ("I have a new puppy, her name is Pumpkin.", "name_of:puppy", "pumpkin"),
+        ("We have a cat and his name is Marble.", "name_of:cat", "marble"),
+        ("We got a hamster called Ziggy.", "name_of:hamster", "ziggy"),
+    ],
+)
+def test_pet_names_in_other_words(text, attribute, value):
+    assert slot_of(text, attribute) == [value], slots(run(text))
+    fact = next(f for f in of_type(run(text), "semantic") if f.attribute == attribute)
+    assert fact.content == f"Sam's {attribute.partition(':')[2]} is called {value.title()}."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My sister renamed her dog Rex.",
+        "My sister got a dog and named it Rex.",
+        "My sister has a dog and his name is Rex.",
+        "My friend named her dog Rex.",
+        "I met a dog and its name was Rex.",
+        "I saw a cat, its name is Tom.",
+        "My sister's dog is called Rex.",
+        "I used to call my dog Rex.",
+        "My dog was called Rex.",
+        "The dog's name is Rex.",
+        "I renamed the file to Report.",
+        "I named the project Apollo.",
+        "Would you rename your dog Max?",
+        "If we renamed the dog to Max, would he notice?",
+        "Sorry, my dog ate it.",
+        "Finally, my dog is asleep.",
+        "We started calling the dog a good boy.",
+    ],
+)
+def test_pet_name_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("name_of:")] == [], slots(
+        run(text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        ("Blue is my new favourite colour.", "favourite:colour", "blue"),
+        ("Green has become my favourite colour.", "favourite:colour", "green"),
+        ("Lately pizza has become my favourite food.", "favourite:food", "pizza"),
+        ("Honestly tacos are my new favourite food.", "favourite:food", "tacos"),
+        ("Coral is by far my favourite colour.", "favourite:colour", "coral"),
+        ("Navy has always been my favourite colour.", "favourite:colour", "navy"),
+        ("Grey's my favourite colour.", "favourite:colour", "grey"),
+        ("I think lasagne is my favourite food.", "favourite:food", "lasagne"),
+        ("I'd say ramen is my favourite food, always has been.", "favourite:food", "ramen"),
+        ("Nothing beats sushi, it's my favourite food by far.", "favourite:food", "sushi"),
+        ("My favourite colour has changed, it's teal now.", "favourite:colour", "teal"),
+        ("My favourite colour used to be red, but it's green now.", "favourite:colour", "green"),
+        ("My favourite food at the moment is paella.", "favourite:food", "paella"),
+        ("These days my favourite food is curry.", "favourite:food", "curry"),
+        ("My fave food is dim sum.", "favourite:food", "dim sum"),
+        ("Sushi is my favourite thing to eat.", "favourite:food", "sushi"),
+        ("My favourite kind of music is jazz.", "favourite:music", "jazz"),
+        # one slot whatever the spelling or number
+        ("My favorite color is now purple.", "favourite:colour", "purple"),
+        ("My all-time favorite color is beige.", "favourite:colour", "beige"),
+        ("My favourite flavor is vanilla.", "favourite:flavour", "vanilla"),
+        ("My favourite colours are blue and green.", "favourite:colour", "blue and green"),
+        ("My favourite movies are the Alien films.", "favourite:movie", "alien films"),
+    ],
+)
+def test_favourites_in_other_words(text, attribute, value):
+    assert slot_of(text, attribute) == [value], slots(run(text))
+
+
+def test_favourite_spellings_give_one_slot_and_a_uk_content():
+    (fact,) = of_type(run("My favorite color is red."), "semantic")
+    assert (fact.attribute, fact.content) == ("favourite:colour", "Sam's favourite colour is red.")
+    (plural,) = of_type(run("My favorite colors are blue and green."), "semantic")
+    assert plural.content == "Sam's favourite colours are blue and green."
+    (food,) = of_type(run("Tacos are my favourite food."), "semantic")
+    assert food.content == "Sam's favourite food is Tacos."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pizza is her favourite food.",
+        "My sister thinks pizza is my favourite food.",
+        "Everyone knows pizza is my favourite food.",
+        "Pizza used to be my favourite food.",
+        "Pizza was my favourite food.",
+        "Red is not my favourite colour.",
+        "Red is my least favourite colour.",
+        "Green is my second favourite colour.",
+        "It's my favourite colour.",
+        "Honestly, it's my favourite.",
+        "If blue is my favourite colour, why do I wear red?",
+        "If I had to pick, my favourite colour would be maroon.",
+        "Blue has become my favourite colour?",
+    ],
+)
+def test_favourite_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("favourite:")] == [], slots(
+        run(text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value", "content"),
+    [
+        ("Honestly I've gone off coffee.", "coffee", "no", "Sam has gone off coffee."),
+        ("I've gone right off burgers.", "burgers", "no", None),
+        ("Tea just doesn't agree with me any more.", "tea", "no",
+         "Tea just doesn't agree with Sam."),
+        ("Spicy food doesn't agree with me.", "spicy food", "no", None),
+        ("Dairy doesn't agree with me.", "dairy", "no", None),
+        ("Honestly, coffee doesn't agree with me.", "coffee", "no", None),
+        ("Kombucha has never been my thing.", "kombucha", "no",
+         "Kombucha has never been Sam's thing."),
+        ("Cider isn't really my thing.", "cider", "no", None),
+        ("Opera is not my cup of tea.", "opera", "no", None),
+        ("Oysters are just not for me.", "oysters", "no", None),
+        ("Beer is my thing, I have it almost every day.", "beer", "yes", "Beer is Sam's thing."),
+        ("Whisky is really my thing.", "whisky", "yes", None),
+        ("Whisky's really grown on me.", "whisky", "yes", None),
+        ("Cheesecake has grown on me.", "cheesecake", "yes", "Cheesecake has grown on Sam."),
+        ("I've come round to olives, I really enjoy it now.", "olives", "yes",
+         "Sam has come round to olives."),
+        ("I've come around to mushrooms.", "mushrooms", "yes", None),
+        ("I've really warmed to mushrooms.", "mushrooms", "yes", None),
+        ("I'm not into tofu any more.", "tofu", "no", "Sam is not into tofu."),
+        ("I'm no longer into hummus.", "hummus", "no", None),
+        ("I'm not keen on goulash.", "goulash", "no", None),
+        ("I've started liking avocado.", "avocado", "yes", "Sam has started liking avocado."),
+        ("I've started to like kimchi.", "kimchi", "yes", None),
+        ("I'm really starting to like tofu.", "tofu", "yes", None),
+        ("I've started to hate cider.", "cider", "no", None),
+        ("I've grown to love oysters.", "oysters", "yes", "Sam has grown to love oysters."),
+        ("I've come to love porridge.", "porridge", "yes", None),
+        ("I can't get enough of dumplings.", "dumplings", "yes",
+         "Sam can't get enough of dumplings."),
+        ("I'm so over burgers.", "burgers", "no", "Sam is so over burgers."),
+        ("I'm sick of spaghetti.", "spaghetti", "no", None),
+        ("I'm obsessed with pho.", "pho", "yes", None),
+        ("I'm fond of risotto.", "risotto", "yes", None),
+        ("I've fallen in love with falafel.", "falafel", "yes", None),
+        ("I've been really into yoga lately.", "yoga", "yes", None),
+        ("I'm loving croissants.", "croissants", "yes", None),
+        ("I'm a huge espresso fan.", "espresso", "yes", "Sam is a fan of espresso."),
+        ("I'm not a coffee fan.", "coffee", "no", None),
+        ("Nothing beats lemonade.", "lemonade", "yes", "For Sam, nothing beats lemonade."),
+        # fillers after the object
+        ("I'm really into porridge lately.", "porridge", "yes", None),
+        ("Turns out I'm a fan of espresso after all.", "espresso", "yes", None),
+        ("I don't like coffee as much any more.", "coffee", "no", None),
+        ("I actually like steak these days.", "steak", "yes", None),
+        ("I love getting to know people.", "getting to know people", "yes", None),
+    ],
+)  # fmt: skip
+def test_preferences_in_other_words(text, key, value, content):
+    assert slot_of(text, f"likes:{key}") == [value], slots(run(text))
+    fact = next(f for f in of_type(run(text), "semantic") if f.attribute == f"likes:{key}")
+    if content is not None:
+        assert fact.content == content
+    assert_valid([fact])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm over the moon.",
+        "I'm so over the moon about it.",
+        "I'm over there.",
+        "I'm over 30.",
+        "I went off to Paris.",
+        "I went off on a tangent.",
+        "I've gone off the deep end.",
+        "My sister has gone off coffee.",
+        "Coffee doesn't agree with my sister.",
+        "My boss doesn't agree with me.",
+        "Honestly, Tom doesn't agree with me.",
+        "I told her that Tom Smith doesn't agree with me.",
+        "Sarah doesn't agree with me about the budget.",
+        "The dog doesn't agree with me.",
+        "The parcel isn't for me.",
+        "That's not my thing.",
+        "It has grown on me.",
+        "Nothing beats this.",
+        "Is coffee your thing?",
+        "I used to love coffee.",
+        "I love making this.",
+        "I'd come round to coffee if it were cheaper.",
+        "I'm sick.",
+        "I'm a big fan.",
+    ],
+)
+def test_preference_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("likes:")] == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("I'd say blue is my favourite colour.", ("favourite:colour", "blue")),
+        ("To be honest, blue is my favourite colour.", ("favourite:colour", "blue")),
+        ("If I'm honest, blue is my favourite colour.", ("favourite:colour", "blue")),
+        ("My favourite colour is probably blue.", ("favourite:colour", "blue")),
+        ("My favourite colour is blue after all.", ("favourite:colour", "blue")),
+        ("My favourite colour is blue and always has been.", ("favourite:colour", "blue")),
+        ("I live in Oslo for now.", ("lives_in", "oslo")),
+        ("I moved to Oslo recently.", ("lives_in", "oslo")),
+        ("I like tea instead.", ("likes:tea", "yes")),
+        ("I like tea these days.", ("likes:tea", "yes")),
+        ("I don't like tea at all.", ("likes:tea", "no")),
+        ("I work at Acme for the time being.", ("works_at", "acme")),
+        ("We call the dog Pickles instead.", ("name_of:dog", "pickles")),
+    ],
+)
+def test_hedges_and_fillers_are_no_part_of_a_value(text, slot):
+    assert slots(run(text)) == [slot]
+
+
+def test_used_to_blocks_only_its_own_clause():
+    assert slots(run("I used to call my dog Rex.")) == []
+    assert slots(run("I used to live in Paris, but now I live in Berlin.")) == [
+        ("lives_in", "berlin")
+    ]
+    assert slots(run("I used to hate olives but I've come round to them.")) == []
+    assert slots(run("I used to hate olives but I've come round to olives.")) == [
+        ("likes:olives", "yes")
+    ]
+
+
+def test_a_left_out_subject_is_the_speaker():
+    assert slots(run("Just moved to Munich!")) == [("lives_in", "munich")]
+    assert slots(run("I live in Zurich and work at Google.")) == [
+        ("lives_in", "zurich"),
+        ("works_at", "google"),
+    ]
+    # not when another subject sits in between, or the words start no statement
+    assert slots(run("I think my sister left Paris and moved to Rome.")) == []
+    assert slots(run("My sister moved to Rome and joined Ferrari.")) == []
+    assert slots(run("Working at the weekend again.")) == []
+    assert slots(run("Moved the meeting to Friday.")) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "attribute"),
+    [
+        ("I've been living in Lisbon since university.", "We moved to Porto last spring.",
+         "lives_in"),
+        ("Home is Lisbon for me.", "I've settled in Porto now.", "lives_in"),
+        ("My employer is Initech.", "I just joined Globex last week, new job!", "works_at"),
+        ("I've been at Initech for three years.", "I'm at Globex now, I switched jobs.",
+         "works_at"),
+        ("Rex, my dog, is asleep.", "We renamed our dog to Max.", "name_of:dog"),
+        ("I adopted a dog and named it Rex.", "My dog goes by Max now.", "name_of:dog"),
+        ("My favorite color is red.", "Blue is my new favourite colour.", "favourite:colour"),
+        ("I'd say red is my favourite colour.", "My favourite colour has changed, it's blue now.",
+         "favourite:colour"),
+        ("Coffee is my thing.", "Honestly I've gone off coffee.", "likes:coffee"),
+        ("Coffee has never been my thing.", "I've come round to coffee.", "likes:coffee"),
+    ],
+)  # fmt: skip
+def test_old_and_new_phrasings_fill_the_same_slot_and_supersede(old, new, attribute):
+    from memsvc.algorithms.update_decision import Decision, Fact, Neighbour, decide
+
+    (before,) = [f for f in of_type(run(old), "semantic") if f.attribute == attribute]
+    (after,) = [f for f in of_type(run(new), "semantic") if f.attribute == attribute]
+    assert before.value != after.value
+
+    def fact(x: Extracted) -> Fact:
+        return Fact(x.content, x.subject, x.memory_type, x.attribute, x.value)
+
+    verdict = decide(fact(after), [Neighbour("old", fact(before), 0.5)])
+    assert verdict.decision is Decision.SUPERSEDE
