@@ -51,8 +51,17 @@ phrasings are drawn with their own generator); the JSON records the set under `p
 change's own statements word for word has that statement's stance (the negation words alone
 misread some held-out phrasings, e.g. "I've stopped liking tea").
 
+`--phrasings holdout2` does the same with a second, independent held-out set
+(bench/updates_holdout2.py), written blind to the extractor and to both earlier sets after the
+extractor had been improved by someone who could see them: the honest generalisation check.
+Its phrasings are drawn with a generator of their own too; the JSON goes by default to
+bench/results/updates_holdout2.json. Its new statements date changes in more ways ("a couple
+of weeks ago", "as of this month", "moving day was Saturday"), which the as_of moment allows
+for.
+
     python -m bench.updates [--people 40 --seed 7 --llm --json bench/results/updates.json]
     python -m bench.updates --phrasings holdout   # -> bench/results/updates_holdout.json
+    python -m bench.updates --phrasings holdout2  # -> bench/results/updates_holdout2.json
 """
 
 from __future__ import annotations
@@ -76,6 +85,7 @@ import httpx
 
 from bench._service import local_tenant
 from bench.updates_holdout import HOLDOUT
+from bench.updates_holdout2 import HOLDOUT2
 
 START = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 MAX_MESSAGES = 50  # per /messages call: up to this many the call is synchronous
@@ -309,7 +319,7 @@ REPLIES = [
 ]
 NEGATION = re.compile(
     r"\b(?:not|no longer|don't|doesn't|do not|does not|can't stand|cannot stand|hate|hates|"
-    r"dislike|dislikes|gone off|never been|anymore|any more)\b",
+    r"dislike|dislikes|gone off|went off|goes off|never been|anymore|any more)\b",
     re.IGNORECASE,
 )
 
@@ -326,7 +336,13 @@ def _check_vocab() -> None:
                 assert seen.setdefault(token, i) == i, f"{w!r} is in two vocabularies"
 
 
-# The held-out phrasings (bench/updates_holdout.py) use their own placeholders and role names.
+# The held-out phrasing sets (bench/updates_holdout.py, bench/updates_holdout2.py), each written
+# blind to the extractor and to the sets before it; they share their placeholders and role names.
+HOLDOUT_SETS: dict[str, dict[str, dict[str, list[str]]]] = {
+    "holdout": HOLDOUT,
+    "holdout2": HOLDOUT2,
+}
+PHRASING_SETS = ("dev", *HOLDOUT_SETS)
 HOLDOUT_ROLES = {
     "old_pos": "old_like",
     "old_neg": "old_dislike",
@@ -355,16 +371,16 @@ def _holdout_values(kind: str, side: str, template: str, values: dict[str, str])
     return out
 
 
-def _check_holdout() -> None:
-    """Every held-out role is there, every template fills in, and no template's own words
-    look like a value of the vocabularies (the judge looks for values as whole words)."""
+def _check_holdout(holdout: dict[str, dict[str, list[str]]]) -> None:
+    """Every role of a held-out set is there, every template fills in, and no template's own
+    words look like a value of the vocabularies (the judge looks for values as whole words)."""
     vocab = [*NAMES, *CITIES, *EMPLOYERS, *PET_NAMES, *COLOURS, *LIKE_ITEMS, *ANIMALS]
     sample = dict.fromkeys(("old", "new", "animal", "thing", "thing_us", "item"), "")
     for kind, sides in TEMPLATES.items():
         for side in sides:
             role = HOLDOUT_ROLES.get(side, side)
-            assert len(HOLDOUT[kind][role]) >= 8, f"held-out {kind}/{role}: too few"
-            for t in HOLDOUT[kind][role]:
+            assert len(holdout[kind][role]) >= 8, f"held-out {kind}/{role}: too few"
+            for t in holdout[kind][role]:
                 text = t.format(**_holdout_values(kind, side, t, sample))
                 hits = [v for v in vocab if _states(text, v)]
                 assert not hits, f"held-out {t!r} says {hits}"
@@ -405,15 +421,22 @@ class Phrasings:
     """Draws the phrasings of each kind and side in turn from a shuffled deck, so that every
     phrasing is used about equally often even in a small run.
 
-    With `holdout` set (a generator of its own), the held-out phrasings are drawn the same way
-    from their own decks, while the dev draw is still made and dropped: the scenario
-    generator's draws, hence people, values, days and small talk, stay those of `dev`. The
-    held-out text is kept as written (its capitalisation is part of the phrasing)."""
+    With `holdout` set (a held-out set's name, in HOLDOUT_SETS) and `holdout_rng` (a generator
+    of its own), that set's phrasings are drawn the same way from their own decks, while the
+    dev draw is still made and dropped: the scenario generator's draws, hence people, values,
+    days and small talk, stay those of `dev`. The held-out text is kept as written (its
+    capitalisation is part of the phrasing)."""
 
-    def __init__(self, rng: random.Random, holdout: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        holdout: str | None = None,
+        holdout_rng: random.Random | None = None,
+    ) -> None:
         self.rng = rng
         self.decks: dict[tuple[str, str], list[int]] = {}
         self.holdout = holdout
+        self.holdout_rng = holdout_rng
         self.holdout_decks: dict[tuple[str, str], list[int]] = {}
 
     def pick(self, kind: str, side: str, **values: str) -> tuple[str, str]:
@@ -424,15 +447,16 @@ class Phrasings:
         i = deck.pop()
         if self.holdout is None:
             return _cap(TEMPLATES[kind][side][i].format(**values)), f"{kind}/{side}/{i}"
+        assert self.holdout_rng is not None, "a held-out set needs its own generator"
         role = HOLDOUT_ROLES.get(side, side)
-        templates = HOLDOUT[kind][role]
+        templates = HOLDOUT_SETS[self.holdout][kind][role]
         deck = self.holdout_decks.setdefault((kind, role), [])
         if not deck:
             deck += range(len(templates))
-            self.holdout.shuffle(deck)
+            self.holdout_rng.shuffle(deck)
         j = deck.pop()
         text = templates[j].format(**_holdout_values(kind, side, templates[j], values))
-        return text, f"holdout/{kind}/{role}/{j}"
+        return text, f"{self.holdout}/{kind}/{role}/{j}"
 
 
 def _change(
@@ -505,13 +529,14 @@ def _chatter(rng: random.Random, n: int, avoid: list[str]) -> list[str]:
 
 
 def scenarios(people: int, seed: int, phrasings_set: str = "dev") -> list[Person]:
-    """`people` people, the same for a seed (and the same for both phrasing sets but for the
+    """`people` people, the same for a seed (and the same for every phrasing set but for the
     wording of the statements)."""
     _check_vocab()
     rng = random.Random(seed)
-    if phrasings_set == "holdout":
-        _check_holdout()
-        phrasings = Phrasings(rng, random.Random(f"holdout-{seed}"))
+    if phrasings_set in HOLDOUT_SETS:
+        _check_holdout(HOLDOUT_SETS[phrasings_set])
+        # Each held-out set draws its phrasings with a generator of its own ("holdout-7", ...).
+        phrasings = Phrasings(rng, phrasings_set, random.Random(f"{phrasings_set}-{seed}"))
     elif phrasings_set == "dev":
         phrasings = Phrasings(rng)
     else:
@@ -611,19 +636,35 @@ def _slot_facts(memories: list[dict[str, Any]], change: Change, value: str) -> l
     ]
 
 
+WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+
+
 def changed_from(text: str, said: datetime) -> datetime:
     """The earliest the change may have happened: when it was said, or the start of the time
     the statement dates it to ("I relocated to X last month")."""
     day = said.replace(hour=0, minute=0, second=0, microsecond=0)
-    if re.search(r"\blast month\b", text):
+
+    def says(pattern: str) -> bool:  # case aside: "Since the spring, ..." dates it too
+        return re.search(pattern, text, re.IGNORECASE) is not None
+
+    if says(r"\blast month\b"):  # also "over the last month"
         return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
-    if re.search(r"\blast week\b", text):
+    if says(r"\ba couple of weeks\b"):  # (held-out 2) "a couple of weeks ago": up to three
+        return day - timedelta(days=21)
+    if says(r"\bfirst week\b"):  # (held-out 2) "first week at X done"
+        return day - timedelta(days=14)
+    if says(r"\blast week\b"):
         return day - timedelta(days=day.weekday() + 7)
-    if re.search(r"\b(?:in|since) the spring\b", text):
+    if says(r"\b(?:in|since) the spring\b"):
         return day.replace(year=day.year - (day.month < 3), month=3, day=1)
-    if re.search(r"\bthis week\b", text):  # (held-out phrasings from here on)
+    if says(r"\bthis month\b"):  # (held-out 2) "as of this month"
+        return day.replace(day=1)
+    if says(rf"\b(?:was|started\b.* on) {WEEKDAY}\b"):
+        return day - timedelta(days=7)  # (held-out 2) "moving day was Saturday" (not "starting
+        # on monday": a change still to come is dated by when it was said)
+    if says(r"\bthis week\b"):  # (held-out phrasings from here on)
         return day - timedelta(days=day.weekday())
-    if re.search(r"\byesterday\b", text):
+    if says(r"\byesterday\b"):
         return day - timedelta(days=1)
     return said
 
@@ -948,7 +989,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from memsvc.config import Settings
 
     people = scenarios(args.people, args.seed, args.phrasings)
-    tag = ", holdout phrasings" if args.phrasings == "holdout" else ""
+    tag = f", {args.phrasings} phrasings" if args.phrasings in HOLDOUT_SETS else ""
     out: dict[str, Any] = {}
     offline = Settings(enrichment=False, consolidation_cron="", llm_model=None)
     out["offline"] = await run_mode(people, offline, args.top_k)
@@ -975,19 +1016,20 @@ def main() -> None:
     parser.add_argument("--llm", action="store_true", help="also run with MEMSVC_LLM_MODEL")
     parser.add_argument(
         "--phrasings",
-        choices=("dev", "holdout"),
+        choices=PHRASING_SETS,
         default="dev",
-        help="dev: the templates here; holdout: bench/updates_holdout.py (written blind to "
-        "the extractor)",
+        help="dev: the templates here; holdout, holdout2: bench/updates_holdout.py, "
+        "bench/updates_holdout2.py (each written blind to the extractor)",
     )
     parser.add_argument(
         "--json",
         default=None,
-        help="default bench/results/updates.json (holdout: bench/results/updates_holdout.json)",
+        help="default bench/results/updates.json (holdout, holdout2: "
+        "bench/results/updates_holdout.json, bench/results/updates_holdout2.json)",
     )
     args = parser.parse_args()
     if args.json is None:
-        suffix = "_holdout" if args.phrasings == "holdout" else ""
+        suffix = f"_{args.phrasings}" if args.phrasings in HOLDOUT_SETS else ""
         args.json = f"bench/results/updates{suffix}.json"
     started = time.perf_counter()
     result = asyncio.run(run(args))
