@@ -1,4 +1,5 @@
-"""Small HTTP helpers the API tests share: read a memory, its history, its lineage."""
+"""Small HTTP helpers the API tests share: read a memory, its history, its lineage; a client
+with a key of given scopes."""
 
 from __future__ import annotations
 
@@ -23,3 +24,16 @@ async def lineage(client: httpx.AsyncClient, cube_id: str, memory_id: str) -> di
     r = await client.get(f"/v1/cubes/{cube_id}/memories/{memory_id}/lineage")
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+async def key_client(
+    app: Any, admin: httpx.AsyncClient, tenant_id: str, scopes: list[str]
+) -> httpx.AsyncClient:
+    """A client of `app` holding a new key of the tenant with these scopes."""
+    r = await admin.post("/v1/admin/keys", json={"tenant_id": tenant_id, "scopes": scopes})
+    assert r.status_code == 201, r.text
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://memsvc.test",
+        headers={"Authorization": f"Bearer {r.json()['key']}"},
+    )

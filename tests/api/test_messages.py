@@ -20,6 +20,7 @@ from memsvc.config import Settings
 from memsvc.store.db import libpq_url
 from tests.api.memory_http import get_memory as _get
 from tests.api.memory_http import history as _history
+from tests.api.memory_http import key_client as _key_client
 from tests.api.memory_http import lineage as _lineage
 from tests.conftest import ADMIN_KEY
 from workers.runner import work_until_idle
@@ -130,18 +131,6 @@ def _err(
     elif code is not None:
         assert body["error"]["code"] in code, body
     return dict(body["error"])
-
-
-async def _key_client(
-    app: Any, admin: httpx.AsyncClient, tenant_id: str, scopes: list[str]
-) -> httpx.AsyncClient:
-    r = await admin.post("/v1/admin/keys", json={"tenant_id": tenant_id, "scopes": scopes})
-    assert r.status_code == 201, r.text
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://memsvc.test",
-        headers={"Authorization": f"Bearer {r.json()['key']}"},
-    )
 
 
 def _nowhere_in_db(db_url: str, *plaintexts: str) -> None:

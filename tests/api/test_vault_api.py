@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from memsvc.store.db import libpq_url
+from tests.api.memory_http import key_client as _key_client
 from workers.runner import work_until_idle
 
 SECRET = "hunter2-Vault-Plaintext-7731"
@@ -37,18 +38,6 @@ async def _add_one(client: httpx.AsyncClient, cube_id: str, item: dict[str, Any]
     r = await client.post(f"/v1/cubes/{cube_id}/memories", json={"items": [item]})
     assert r.status_code == 201, r.text
     return r.json()["items"][0]
-
-
-async def _key_client(
-    app: Any, admin: httpx.AsyncClient, tenant_id: str, scopes: list[str]
-) -> httpx.AsyncClient:
-    r = await admin.post("/v1/admin/keys", json={"tenant_id": tenant_id, "scopes": scopes})
-    assert r.status_code == 201, r.text
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://memsvc.test",
-        headers={"Authorization": f"Bearer {r.json()['key']}"},
-    )
 
 
 def _err(r: httpx.Response, status: int, code: str) -> None:
