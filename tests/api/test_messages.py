@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 
 from api.main import create_app
 from memsvc.config import Settings
 from memsvc.store.db import libpq_url
+from tests.api.db_scan import assert_nowhere_in_db as _nowhere_in_db
 from tests.api.memory_http import get_memory as _get
 from tests.api.memory_http import history as _history
 from tests.api.memory_http import key_client as _key_client
@@ -131,49 +131,6 @@ def _err(
     elif code is not None:
         assert body["error"]["code"] in code, body
     return dict(body["error"])
-
-
-def _nowhere_in_db(db_url: str, *plaintexts: str) -> None:
-    """Every text and jsonb column of memories and memory_versions, and every row of every
-    other table (as text), lacks each plaintext."""
-    with psycopg.connect(libpq_url(db_url)) as conn:
-        for table in ("memories", "memory_versions"):
-            columns = [
-                c
-                for (c,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
-                    " AND data_type IN ('text', 'jsonb', 'json', 'ARRAY', 'character varying',"
-                    " 'tsvector')",
-                    (table,),
-                ).fetchall()
-            ]
-            assert "content" in columns or "snapshot" in columns, (table, columns)
-            for column in columns:
-                values = conn.execute(
-                    sql.SQL("SELECT {}::text FROM {}").format(
-                        sql.Identifier(column), sql.Identifier(table)
-                    )
-                ).fetchall()
-                for (value,) in values:
-                    for plaintext in plaintexts:
-                        assert plaintext not in (value or ""), (table, column, value[:300])
-        tables = conn.execute(
-            "SELECT schemaname, tablename FROM pg_tables"
-            " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-        ).fetchall()
-        for schema, table in tables:
-            rows = conn.execute(
-                sql.SQL("SELECT t::text FROM {}.{} t").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
-            ).fetchall()
-            for (row,) in rows:
-                for plaintext in plaintexts:
-                    assert plaintext not in row, (table, row[:300])
-        for (blob,) in conn.execute(
-            "SELECT secret_ciphertext FROM memories WHERE secret_ciphertext IS NOT NULL"
-        ).fetchall():
-            assert all(p.encode() not in bytes(blob) for p in plaintexts)
 
 
 async def _paris_then_berlin(client: httpx.AsyncClient, cid: str) -> tuple[str, str]:

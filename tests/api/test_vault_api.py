@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg import sql
 
 from memsvc.store.db import libpq_url
+from tests.api.db_scan import assert_nowhere_in_db as _nowhere_in_db
 from tests.api.memory_http import key_client as _key_client
 from workers.runner import work_until_idle
 
@@ -45,35 +45,6 @@ def _err(r: httpx.Response, status: int, code: str) -> None:
     body = r.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code, body
-
-
-def _nowhere_in_db(db_url: str, *plaintexts: str) -> None:
-    """No row of any table (as text) holds a plaintext, nor do the ciphertext bytes."""
-    needles = [p.encode() for p in plaintexts]
-    with psycopg.connect(libpq_url(db_url)) as conn:
-        tables = conn.execute(
-            "SELECT schemaname, tablename FROM pg_tables"
-            " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-        ).fetchall()
-        assert ("public", "memories") in tables
-        for schema, table in tables:
-            rows = conn.execute(
-                sql.SQL("SELECT t::text FROM {}.{} t").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
-            ).fetchall()
-            for (row,) in rows:
-                for plaintext in plaintexts:
-                    assert plaintext not in row, (table, row[:300])
-        ciphertexts = conn.execute(
-            "SELECT secret_ciphertext FROM memories WHERE secret_ciphertext IS NOT NULL"
-        ).fetchall()
-        assert ciphertexts
-        for (blob,) in ciphertexts:
-            assert all(n not in bytes(blob) for n in needles)
-        snapshots = conn.execute("SELECT snapshot::text FROM memory_versions").fetchall()
-        for (snapshot,) in snapshots:
-            assert "secret_value" not in snapshot
 
 
 async def test_a_secret_is_encrypted_and_never_shown(app, db_url, admin, client, cube):
