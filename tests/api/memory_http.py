@@ -37,3 +37,18 @@ async def key_client(
         base_url="http://memsvc.test",
         headers={"Authorization": f"Bearer {r.json()['key']}"},
     )
+
+
+async def revealed_fields(
+    app: Any, admin: httpx.AsyncClient, client: Any, cube_id: str, memory_id: str
+) -> dict[str, Any]:
+    """A vault memory's fields read with reveal=true: refused (403 missing_scope) with the
+    client's own read/write key, then read with a new key holding the secrets scope."""
+    url = f"/v1/cubes/{cube_id}/memories/{memory_id}"
+    refused = await client.get(url, params={"reveal": "true"})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "missing_scope"
+    async with await key_client(app, admin, client.tenant_id, ["read", "secrets"]) as keeper:
+        r = await keeper.get(url, params={"reveal": "true"})
+        assert r.status_code == 200, r.text
+        return dict(r.json()["fields"])

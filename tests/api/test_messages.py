@@ -22,6 +22,7 @@ from tests.api.memory_http import get_memory as _get
 from tests.api.memory_http import history as _history
 from tests.api.memory_http import key_client as _key_client
 from tests.api.memory_http import lineage as _lineage
+from tests.api.memory_http import revealed_fields
 from tests.conftest import ADMIN_KEY
 from workers.runner import work_until_idle
 
@@ -617,12 +618,8 @@ async def test_a_secret_goes_to_the_vault_and_is_never_echoed(app, db_url, admin
     assert responses[0].json()["has_secret"] is True
 
     # reveal needs the secrets scope
-    _err(await client.get(f"/v1/cubes/{cid}/memories/{mid}?reveal=true"), 403, "missing_scope")
-    keeper = await _key_client(app, admin, client.tenant_id, ["read", "secrets"])
-    async with keeper:
-        r = await keeper.get(f"/v1/cubes/{cid}/memories/{mid}", params={"reveal": "true"})
-        assert r.status_code == 200, r.text
-        assert r.json()["fields"]["secret_value"] == PASSWORD
+    fields = await revealed_fields(app, admin, client, cid, mid)
+    assert fields["secret_value"] == PASSWORD
 
     await work_until_idle(db_url, app.state.runtime)  # notes, links and graph too
     _nowhere_in_db(db_url, PASSWORD)
