@@ -132,13 +132,7 @@ def _turn_text(message: ChatMessage, text: str) -> str:
 
 def _validate(rt: Runtime, conv: Conversation) -> None:
     messages = conv.messages
-    if not messages:
-        raise InvalidRequest("messages is empty: send 1 to 1000 messages", code="empty_batch")
-    if len(messages) > rt.settings.max_batch_items:
-        raise PayloadTooLarge(
-            f"{len(messages)} messages in one call; the limit is {rt.settings.max_batch_items}",
-            code="batch_too_large",
-        )
+    memories.check_batch_size(rt, len(messages), "messages", "messages")
     seen: set[str] = set()
     limit = rt.settings.max_content_chars
     for index, message in enumerate(messages):

@@ -74,15 +74,20 @@ def _check_content(rt: Runtime, content: str, where: str) -> str:
     return content
 
 
+def check_batch_size(rt: Runtime, count: int, name: str, noun: str) -> None:
+    """1 to `max_batch_items` things in one call (`name` is the request field)."""
+    limit = rt.settings.max_batch_items
+    if not count:
+        raise InvalidRequest(f"{name} is empty: send 1 to {limit} {noun}", code="empty_batch")
+    if count > limit:
+        raise PayloadTooLarge(
+            f"{count} {name} in one call; the limit is {limit}", code="batch_too_large"
+        )
+
+
 def validate_batch(rt: Runtime, items: list[NewMemory]) -> list[dict[str, Any]]:
     """Check every item before anything is written; return each item's normalised fields."""
-    if not items:
-        raise InvalidRequest("items is empty: send 1 to 1000 memories", code="empty_batch")
-    if len(items) > rt.settings.max_batch_items:
-        raise PayloadTooLarge(
-            f"{len(items)} items in one call; the limit is {rt.settings.max_batch_items}",
-            code="batch_too_large",
-        )
+    check_batch_size(rt, len(items), "items", "memories")
     out = []
     blocks: set[str] = set()
     for index, item in enumerate(items):
