@@ -29,23 +29,37 @@ marked (Cap) must be written as a name (capitalised words, "the Netherlands", "R
 ==============================================================  ======================  ======
 statement                                                        attribute               value
 ==============================================================  ======================  ======
-I live / reside in X, I'm living / based in X, I (just) moved /  ``lives_in``            x
-relocated to X, I've been living / based in X, I've settled /
-I settled (down) in X (Cap), I've lived in X + a duration ("for
-5 years", "since 2019", "all my life"), I've been in X (Cap) + a
-duration, (my) home / my address is (in) X (for me) (Cap), X is
-(my) home / has been home (for years) (Cap), X is where I live
-(Cap), I call X home, I've made X my home (Cap), "X, where I
-live / where I've
-lived for ...", "X, my new home" (Cap), my new flat / house /
-place in X, from / at my flat in X, I've moved into a flat in
-X, I'm renting a flat in X (Cap; not with sell, holiday,
-old, parents' ... in the sentence), I'm in X now / I'm now in
-X / I'm in X these days (Cap; not with a trip word: "for a
-conference", "this week", "hotel", "tomorrow"...); "we" for
-live / moved / been living / 're living / settled (Cap), not "we're based"
-I'm (originally) from X, I come from X                           ``from``                x
-I work at/for X, I'm working at X, I'm employed by X, I've       ``works_at``            x
+I live / reside in X, I'm living / based in X, I (just) moved   ``lives_in``            x
+/ relocated to X, I've been living / based in X, I've settled
+/ I settled (down) in X (Cap), I've lived in X + a duration
+("for 5 years", "since 2019", "all my life"), I've been in X
+(Cap) + a duration, (my) home / my address is (in) X (for me)
+(Cap), X is (my) home / has been home (for years) (Cap), X is
+where I live (Cap), I call X home, I've made X my home (Cap),
+"X, where I live / where I've lived for ...", "X, my new home"
+(Cap), I've moved into a flat in X, I'm renting a flat in X;
+I'm in X now / I'm now / currently in X / I'm in X these days
+(Cap; not with a trip word: "for a conference", "this week",
+"hotel", "for work"...), also with a background cue instead of
+"now" ("so I'm in Madrid, if that matters / helps", "for
+context", "time zone"); "we" for live / moved / been living /
+'re living / settled / 're in X now (Cap), not "we're based".
+Also (Cap): I moved / relocated / made the move from A to B
+(B; A is no home), since / after moving to X; born and raised
+/ born and bred / grew up in X + "still here / there" or
+"never left"; homes: my / our (new / own / little / tiny ...)
+flat / place / house / home in X ("my place in Rome is tiny"),
+from / at my flat in X, "new flat in X" opening a clause, I /
+we have / own / 've got a flat / house / place ... in X
+(housing: not with sell, holiday, summer, second, another,
+also / too, old, parents', bought, viewed, miss, rent out,
+Airbnb, "for my sister" ... in the sentence, nor a trip word,
+nor "was" after X); I'm a X local / resident, I'm a X girl /
+guy / lad ... + "through and through" / "born and bred" (not
+"at heart", not a brand from a short list); I'm (a) X-based
+(<job>); headlines "new city (, new me): X", "new home: X"
+I'm (originally) from X, I come from X                          ``from``                x
+I work at/for X, I'm working at X, I'm employed by X, I've      ``works_at``            x
 been working at X, I (just) started (working / a new job) at
 X, I got / landed / took / accepted a (new) job / role /
 position at X, I accepted an offer from X, I got / was hired
@@ -54,46 +68,101 @@ employer, my new job is at X, my new company is X (Cap), X is
 where I work, I'm a <job> at X; weaker, (Cap) and checked: I
 joined X (an organisation suffix such as "Industries", a job
 word in the sentence, or nothing after X but a time or "as a
-<job>"), I'm at X / I switched to X (a job word in the
-sentence: "new job", "switched jobs", "hired", "role", "as a
-<job>"... or an organisation suffix), I've been at X (+ months
-or years, "since ...")
-I study at X, I'm studying at X, I'm a student at X              ``studies_at``          x
-I'm a/an <job>, I work as a/an X                                 ``job``                 x
-I'm married / single / engaged / divorced / widowed              ``relationship``        word
-I'm vegetarian / vegan / pescatarian / flexitarian               ``diet``                word
-my name is X, my name's X, call me X (X capitalised)             ``name``                x
-my <pet or relative> is (now) called / named X, my <pet>'s       ``name_of:<pet>``       x
+<job>"), I'm at X / ", now at X" / I switched to X (a job word
+in the sentence: "new job", "switched jobs", "hired", "role",
+"as a <job>", "been there (about) three years"... or an
+organisation suffix; for "I'm at" / "now at" also "new job",
+"hired", "handed in my notice"... in another sentence of the
+message, when the sentence has no "tonight", "for lunch",
+"celebrating"...), I've been at X / I've worked at X (+ months
+or years, "since ..."), I've been with X (a job word too), I'm
+a <job> with X, my job / boss / manager / team / colleagues /
+role / position / department at X (not after a past verb or
+quit / left / lost in the clause), work's / work has been ...
+at X, work at X is ..., a long / hectic / rough / tough day /
+week / shift at X (+ "the usual", "at work", "office", "boss"
+... or an organisation suffix), I do <work: data analysis,
+backend work, marketing, design ...> for X (not volunteer /
+charity work), I work in / on <a team> at X, I'm on the <x>
+team at X, my company / employer(,) X, I'm a X employee /
+staffer, I'm starting / I start / ", starting at X" (a job
+word or an organisation suffix; a date ahead is fine), I
+changed / switched jobs (from A) to B; with an organisation
+suffix only: I've moved (over) to B, I left A for B; headlines
+"new job: X", "new job at X"
+I study at X, I'm studying at X, I'm a student at X             ``studies_at``          x
+I'm a/an <job>, I work as a/an X                                ``job``                 x
+I'm married / single / engaged / divorced / widowed             ``relationship``        word
+I'm vegetarian / vegan / pescatarian / flexitarian              ``diet``                word
+my name is X, my name's X, call me X (X capitalised)            ``name``                x
+my <pet or relative> is (now) called / named X, my <pet>'s      ``name_of:<pet>``       x
 (new) name is X, my <pet> goes by / answers to X, my <pet> has
 been renamed X, I have / adopted / got a <pet> called X, my
-<pet or relative> X (Cap), "X, my <pet or relative>, ..." (Cap);
-for pets also "our": our <pet> X, our <pet> is called X; I / we
-(re)named / call / started calling my / our / the <pet> X, I /
-we changed my / our <pet>'s name to X, I adopted a <pet> and
-named it / her X, I have a <pet>, his / her name is X (a pet of
-the speaker's earlier in the sentence, no relative in between)
-my favourite X is / has become / remains Y, my favourite X has   ``favourite:<x>``      y
-changed / used to be Z, (but) it's Y (now), Y is / has become /
-has always been (by far) my (new) favourite X, Y's my favourite
-X, nothing beats Y / I love Y, it's my favourite X ("fave",
-"favorite" too)
-I like / love / enjoy / prefer / adore X, I'm a fan of X, I'm    ``likes:<x>``           yes
-(really) into X, I'm a (huge) X fan, I've come round / around to
-X, I've warmed to X, I've started liking / started to like /
-grown to love / come to love X, I'm starting to like X, I can't
-get enough of X, I'm obsessed with / crazy about / hooked on /
-keen on / fond of X, I'm loving X, I've been (really) into X,
-I've fallen in love with X, nothing beats X, X is (really) my
-thing / my cup of tea, X has grown on me
-I don't like X, I no longer like X, I hate / dislike / detest /  ``likes:<x>``           no
-loathe X, I can't stand X, I'm not a fan of X, I'm not a X fan,
-I'm not / no longer into X, I'm not keen on / fond of X, I've
-gone off X, I've lost my taste for X, I've had enough of X, I'm
-so / totally over X, I'm sick / tired of X, I've started to hate
-X, X doesn't agree with me (a name other than one word opening
-the sentence only with "any more", "these days" ...), X
-has never been / isn't (really) my thing / my cup of tea, X is
-not for me (not "the / this X")
+<pet or relative> X (Cap), "X, my <pet or relative>, ...", "X
+(my <pet or relative>)", "my <pet> (X)", X is my <pet or
+relative>, X is my <pet>'s (new) name, X is the <pet>'s new
+name (Cap); a name right before "my <pet>" followed by a
+preposition or the end ("taking Max my dog to the vet"; not
+after tell / show / give ... or "thanks"); I / we have / got a
+(little) <pet or relative>, X; for pets also "our": our <pet>
+X, our <pet> is called X; I / we (ended up / decided to / went
+ahead and) (re)name(d) / call / started calling my / our / the
+<pet> X, I / we changed / ended up changing my / our / the
+<pet>'s name to X, I adopted a <pet> and named it / her X;
+after a pet of the speaker's earlier in the sentence (no
+relative in between): his / her (new) name is X, he's / she's
+called X, we call him / her X, he / she goes by / answers to
+X, changed his / her name to X, and after a renaming ("renamed
+the cat", "isn't Max anymore", "used to be called Max", "new
+name"): he's / she's X (now); the household (we, the kids, my
+wife and I ...) decided the <pet> should be called X / decided
+to call the <pet> X (not "but then changed our minds"); the
+<pet> is now / officially called X; "(the) new name for my /
+the <pet>: X" or "... is X"
+my favourite X is / has become / has been / 's been / remains   ``favourite:<x>``       y
+Y, my favourite X has changed / used to be Z / has been Z (for
+years), (but) (now) it's Y (Y), Y is / has become / has always
+been (by far) my (new) favourite X, Y's my favourite X,
+nothing beats Y / I love Y, it's my favourite X, if I had to
+pick a favourite X, it'd be Y, if I had to pick, my favourite
+X would be Y, Y has overtaken / replaced Z as my favourite X,
+I changed / switched my favourite X (from Z) to Y; headlines
+"(my) (new / current / all-time) favourite X: Y", "new
+favourite X is Y", "Favourite X? Y" (when Y is no question)
+("fave", "favorite" too; not a value that is a clause, "no
+longer ..." or "not ...")
+I like / love / enjoy / prefer / adore X, I'm a fan of X, I'm   ``likes:<x>``           yes
+(really) into X, I'm a (huge) X fan, I've come round / around
+to X, I've warmed to X, I've started liking / started to like
+/ grown to love / come to love X, I'm starting to like X, I
+can't get enough of X, I'm obsessed with / crazy about /
+hooked on / keen on / fond of / big on X, I'm loving X, I've
+been (really) into X, I've fallen in love with X, I've
+developed a taste for X, I've become a fan of X, I've always
+liked / loved X, nothing beats X, X is (really) my thing / my
+cup of tea / my guilty pleasure, X has grown on me, X is / are
+(so) delicious / tasty / yummy, X tastes amazing / great ...,
+I could eat / have X every day (not with "if" ... after), I
+used to hate X, (but) not anymore, "X? Love it!" / "X - love
+it"; "it" after "I used to hate X but", "tried / had / ate X
+again", "gave X another try", "changed my mind about X" in the
+same sentence: ... I love / like it (now)
+I don't like X, I no longer like X, I hate / dislike / detest   ``likes:<x>``           no
+/ loathe X, I can't stand X, I'm not a fan of X, I'm not a X
+fan, I'm not / no longer into X, I'm not keen on / fond of /
+big on X, I've gone off X, I've lost my taste for X, I've had
+enough of X, I'm so / totally over X, I'm sick / tired of X,
+I've started to hate X, I've never (really) liked / been a fan
+of X, I never liked X (not with "but", "until", "now", "as a
+kid" ... after), X doesn't agree with me (a name other than
+one word opening the sentence only with "any more", "these
+days" ...), X has never been / isn't (really) my thing / my
+cup of tea, X (just) is not for me (not "the / this X"), X is
+/ are disgusting / gross / revolting / vile / overrated ..., X
+tastes awful ..., X makes me (feel) sick (not a person, nor
+"the / this / my X"), I used to like X, (but) not anymore,
+"Ugh / yuck / eww, X(.) no thanks / hard pass", "X - can't
+stand it"; "it" as above: ... I hate / can't stand it
 I have / own / I've got a/an/<count> X                           ``has:<x>`` (singular)  yes /
                                                                                          count
 I don't have a/an X                                              ``has:<x>``             no
@@ -105,9 +174,20 @@ I'm N (years old), I just turned N                               ``age``        
 ==============================================================  ======================  ======
 
 A left-out subject counts as the speaker's: at the start of a sentence ("Just moved to Oslo!",
-"Got hired at Acme", "Living in Rome now", "Been in Paris for two years": the -ing and "been"
-forms only before a name) and after "and" in a clause whose subject is I / we ("I left Hooli
-and joined Globex", not "I think my sister left and moved to Rome").
+"Got hired at Acme", "Renamed the cat", "Changed the dog's name ...", "Living in Rome now",
+"Been in Paris for two years": the -ing and "been" forms only before a name; "Not into ramen",
+"Not a fan of curry", "Big tacos fan here", "Can't stand olives", "Can't get enough of X",
+"Really love X", "Never liked X": a stance; a first "can't" / "don't" / "had" ... followed by no
+subject pronoun does not open a question) and after "and" in a clause whose subject is I / we
+("I left Hooli and joined Globex", not "I think my sister left and moved to Rome").
+
+Two fragments that make one statement are read together (the text keeps its length, and
+``details`` the original sentence): "Favourite colour? Beige." as "Favourite colour: Beige.",
+"Sushi? Love it!" as "Sushi: Love it!", "Ugh, burritos. No thanks" as one sentence. A message
+that gives a single-valued slot (``lives_in``, ``works_at``, ``name_of:*``, ``favourite:*``) two
+values drops the one it names as left behind ("left / from / quit / no longer (at) / isn't /
+used to be / was / old / former X"): "I left Acme and joined Globex", "Moved from Rotterdam to
+Tokyo" give the new value only. Emoji end a value ("Lisbon 🎉").
 
 The value is the clause after the trigger (or the noun phrase that opens the clause before it:
 "Y is my favourite X", "X has grown on me"), cut at the first clause boundary (punctuation,
@@ -127,37 +207,59 @@ words disqualify it.
 Not extracted (limits): statements in questions (a final "?", or a first word that opens a
 question: do/did/is/can/what/where/...); clauses after hypothetical or irrealis words in the
 same sentence (if, unless, suppose, imagine, wish, hope, whether, maybe, perhaps, when, where,
-...; not the hedges "if I'm honest", "if you ask me") and text after a double quotation mark
-(reported speech); negated or past statements ("I don't live in Berlin", "I lived in Paris":
-the last may be an *event*), a clause with "used to" ("I used to call my dog Rex"), present
-perfects without a duration ("I've lived in Paris and Rome"), with one of days or hours ("I've
-been at Heathrow for 3 hours"), or with "until" / "before" / "once" / "as a student"; future or
-intended ones ("I'm moving to X", "I want to work at X"; the weaker employer triggers,
-"joined", "I'm at", "I've been at", "switched to", "X hired me", "X is my employer", "my new
-company is X", not in a sentence with "will", "going to", "next month", "soon" ...); a job that
-ended or was refused later in the sentence ("Google hired me in 2010 and fired me in 2012");
-"we" statements other than the household's home and pets ("we're based in London" is a
-company); facts about third parties ("my sister lives in Rome", "Sam lives in Berlin"); "I'm
-Sam". Greetings alone ("Greetings / hello from X") are not a home (a trip as often), nor is
-"I'm in X" without "now" / "these days" or with "right now"; "I'm at X" without a job word is
-not an employer ("I'm at Starbucks now") and "I'm with X" never is ("I'm with Tom"); "I joined
-X" is not one for platforms (Twitter, Strava, ...), people ("I joined Anna for lunch"; but "I
-joined Anna." passes) or anything not written as a name ("a gym"), and "I switched to X" never
-is without a job word ("I switched to Linux"); a place is never a department, technology or
-state ("I'm in IT / Marketing / love", "we moved to Kubernetes"). A pet's name needs the
-speaker's pet ("my / our <pet>", "I / we have / adopted ... a <pet>"): "the dog's name is Rex"
-and a name in the next sentence ("I got a puppy. Her name is Luna.") are skipped, as are
-answers split from their question by a "?" ("My favourite colour? Blue."). A one-word name
-opening the sentence is read as a food or drink ("Tom doesn't agree with me." gives
-``likes:tom`` no: an opinion read as a taste). Idioms that need world knowledge stay out: "I
-could eat X every day", "I'm off X", "X and I don't get along", "X is a no for me". A place or
-employer starting with a/an/my/this/... or "the <lower-case word>" ("I live in a small flat",
-"I moved to the suburbs", "I'm working at the weekend") or holding a verb ("Living in Berlin
-must be expensive") is skipped as too vague to fill the slot. Values are cut at the first "and"
-only when a new clause follows, so "Procter and Gamble" survives but "hiking and swimming" is
-one ``likes`` slot. A pronoun object ("I love it", "I like your idea", "I love making this") is
-skipped. Objects longer than ``MAX_VALUE_WORDS`` words are skipped. Precision is preferred to
-recall: a wrong fact supersedes a right one, a missed one only leaves the old one standing.
+...; not the hedges "if I'm honest", "if you ask me", "if I had to pick / choose / say") and
+text after a double quotation mark (reported speech); negated or past statements ("I don't live
+in Berlin", "I lived in Paris": the last may be an *event*; "I hated my job at X", "my flat in
+Paris was lovely"), a clause with "used to" ("I used to call my dog Rex"; but "I used to like
+X, but not anymore" is a change), present perfects without a duration ("I've lived in Paris and
+Rome"), with one of days or hours ("I've been at Heathrow for 3 hours"), or with "until" /
+"before" / "once" / "as a student"; future or intended ones ("I'm moving to X", "I want to work
+at X", "after moving to Oslo next year"; the weaker employer triggers, "joined", "I'm at",
+"I've been at", "switched to", "X hired me", "X is my employer", "my new company is X", not in
+a sentence with "will", "going to", "next month", "soon" ...; only "I'm starting at X" / "I
+start at X" with a job word or an organisation suffix may look ahead, not after "might",
+"maybe", "hope" ...); a job that ended or was refused later in the sentence ("Google hired me
+in 2010 and fired me in 2012", "I lost my job at X"); "we" statements other than the
+household's home and pets ("we're based in London" is a company); facts about third parties
+("my sister lives in Rome", "Sam lives in Berlin", "my sister's place in Rome", "the vet
+decided the dog should be called Rex"); "I'm Sam". Greetings alone ("Greetings / hello from X")
+are not a home (a trip as often), nor is "I'm in X" without "now" / "currently" / "these days"
+or a background cue ("if that matters", "for context", "time zone"), or with "right now", a
+trip word or a time ahead ("I'm in Tokyo next week, if that helps"); "I'm at X" without a job
+word is not an employer ("I'm at Starbucks now", "I'm at Disneyland, been here two days") and
+"I'm with X" never is ("I'm with Tom"), nor "I've been with X" without a job word ("I've been
+with Tom for five years"); "I joined X" is not one for platforms (Twitter, Strava, ...), people
+("I joined Anna for lunch"; but "I joined Anna." passes) or anything not written as a name ("a
+gym"), and "I switched to X" never is without a job word ("I switched to Linux"); "a long day
+at X" needs a sign of work ("Long day at Disneyland, the kids loved it" is none), "I do X for
+Y" a kind of work that is paid ("I do volunteer work for Oxfam" is none), and an office's
+address is no employer ("our office at Canary Wharf"); a place is never a department,
+technology, state or organisation ("I'm in IT / Marketing / love", "we moved to Kubernetes",
+"Evergreen Health"). A pet's name needs the speaker's pet ("my / our <pet>", "I / we have /
+adopted ... a <pet>", "(I / we) renamed the <pet>", a renaming with "now"): "the dog's name is
+Rex", "the dog is called Rex", a pet's breed ("I have a dog, Labrador"), a name spoken to
+("Thanks Tom my dog and I ...", "I told Anna my dog ...") and a name in the next sentence ("I
+got a puppy. Her name is Luna.") are skipped, as are answers split from their question by a "?"
+other than "Favourite X? Y" and "X? Love it". A one-word name opening the sentence is read as a
+food or drink ("Tom doesn't agree with me." gives ``likes:tom`` no, and so does "Tom is
+disgusting.": an opinion read as a taste). Idioms that need world knowledge stay out: "I'm off
+X", "X and I don't get along", "X is a no for me". Guesses that can go wrong: "I'm in X" with a
+background cue and "we're in X now" read a trip with no trip word as a home ("We're in Rome now
+and it's raining"), as "I'm in X now" does; a flat one owns with nothing said of a second home
+is the home; a brand outside a short list in "I'm a X girl through and through" is read as a
+place; a person after "I'm a <job> with" or "I do <work> for" is read as an employer ("I'm a
+teacher with Tom"), and a client as one; "I've moved over to X" without an organisation suffix
+is a move ("I've moved over to Pied Piper" gives ``lives_in``); "it" is only resolved from
+"used to <like> X", "tried / had X again", "gave X another try" and "changed my mind about X"
+in the same sentence. A place or employer starting with a/an/my/this/... or "the <lower-case
+word>" ("I live in a small flat", "I moved to the suburbs", "I'm working at the weekend") or
+holding a verb ("Living in Berlin must be expensive") is skipped as too vague to fill the slot.
+Values are cut at the first "and" only when a new clause follows, so "Procter and Gamble"
+survives but "hiking and swimming" is one ``likes`` slot. A pronoun object ("I love it", "I
+like your idea", "I love making this") is skipped. Objects longer than ``MAX_VALUE_WORDS``
+words are skipped, and words that qualify a statement (a duration, "quit", a job word, the
+speaker's pet ...) count only within 400 characters of it. Precision is preferred to recall:
+a wrong fact supersedes a right one, a missed one only leaves the old one standing.
 
 **episodic** (user messages): a first-person *past* clause, "I <verb-ed / irregular past> ..."
 or "we <...>", is an event when its sentence has a time expression (``timeexpr``: "yesterday",
@@ -234,9 +336,11 @@ Timestamps should be timezone-aware; a naive one is read as UTC.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -372,10 +476,13 @@ def _cut(text: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-")
 
 
+# Emoji and pictographs: never part of a value ("Lisbon 🎉").
+_EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d"
 # Where a value's clause ends.
 _CLAUSE_END = re.compile(
-    r"\s*(?:[,;:!?()\[\]\"“”—–]|\s-\s|\.(?:\s|$))"
-    r"|\s+(?:but|because|since|although|though|whereas|while|which|who|whom|whose|where|when|"
+    r"\s*(?:[,;:!?()\[\]\"“”—–" + _EMOJI + r"]|\s-\s|\.(?:\s|$))"
+    r"|(?<!\ba)(?<!\bgood)(?<!\blittle)\s+while\b"
+    r"|\s+(?:but|because|since|although|though|whereas|which|who|whom|whose|where|when|"
     r"whenever|if|unless|until|so\s+that|as\s+well\s+as|plus)\b"
     r"|\s+(?:and|so|or)\s+(?=(?:i|i'm|i've|i'd|i'll|im|my|we|we're|we've|he|she|they|it|it's|"
     r"you|also|then|now|but|that's|this)\b)",
@@ -384,7 +491,8 @@ _CLAUSE_END = re.compile(
 _TRAILING_FILLER = re.compile(
     r"(?:\s+(?:now|anymore|any\s+more|too|as\s+well|also|currently|these\s+days|nowadays|"
     r"at\s+the\s+moment|right\s+now|though|actually|lol|haha|a\s+lot|so\s+much|very\s+much|"
-    r"really|still|either|anyway|for\s+(?:now|good|sure)|after\s+all|lately|recently|instead|"
+    r"really|still|either|anyway|btw|fyi|imo|imho|for\s+(?:now|good|sure)|after\s+all|lately|"
+    r"recently|instead|"
     r"again|honestly|personally|for\s+(?:me|us)|to\s+me|by\s+far|hands\s+down|of\s+all|"
     r"in\s+the\s+end|at\s+last|at\s+present|for\s+the\s+(?:time\s+being|moment)|tbh|"
     r"(?:and\s+)?(?:it\s+)?always\s+(?:has\s+been|have\s+been|will\s+be)|"
@@ -421,9 +529,23 @@ def _unhedge(text: str) -> tuple[int, str]:
     return (m.end(), text[m.end() :]) if m else (0, text)
 
 
+# How far around a trigger a value is looked for, in characters.
+_WINDOW = 400
+
+
+def _window_start(text: str, end: int) -> int:
+    """Where to start reading back from ``end``: at most ``_WINDOW`` characters before it, at a
+    word boundary."""
+    if end <= _WINDOW:
+        return 0
+    at = text.find(" ", end - _WINDOW, end)
+    return at + 1 if at >= 0 else end - _WINDOW
+
+
 def _clause(rest: str, stops: re.Pattern[str] | None = None, *, keep_time: bool = False) -> str:
     """``rest`` up to the end of its clause (and the first of ``stops``), without trailing
     fillers and (unless ``keep_time``) time expressions."""
+    rest = rest[:_WINDOW]  # a value is a few words: no need to read on (and stay linear)
     m = _CLAUSE_END.search(rest)
     body = rest[: m.start()] if m else rest
     if stops is not None:
@@ -463,17 +585,32 @@ _IMMEDIATE_BLOCKERS = frozenset(
 _CLOSERS = "\"'”’)]* "
 
 
+_QUESTION_SUBJECTS = frozenset(
+    """i you we he she it they there this that these those my your his her our their anyone
+    anybody someone somebody everyone everybody any""".split()
+)
+
+
 def _is_question(sentence: str) -> bool:
     body = sentence.rstrip(_CLOSERS)
     if body.endswith("?"):
         return True
     words = _words(sentence)
+    relaxed = words[0].endswith("n't") or words[0] in ("had", "have", "has") if words else False
+    if len(words) > 1 and relaxed and words[1] not in _QUESTION_SUBJECTS:
+        return False  # "Can't get enough of olives", "Had sushi again": "I" left out
     return bool(words) and words[0] in _QUESTION_OPENERS
 
 
 # "If I'm honest" and "if you ask me" are hedges, not conditions.
 _NOT_CONDITION = re.compile(
-    r"\bif\s+(?:i'm|i\s+am)\s+(?:being\s+)?honest\b|\bif\s+you\s+ask\s+me\b", re.IGNORECASE
+    r"\bif\s+(?:i'm|i\s+am)\s+(?:being\s+)?honest\b|\bif\s+you\s+ask\s+me\b"
+    r"|\bif\s+i\s+(?:had|have|were)\s+to\s+(?:pick|choose|name|say)\b(?:\s+(?:just\s+)?one\b)?",
+    re.IGNORECASE,
+)
+# "If I had to pick (one), ...": a hedge before a favourite, no condition.
+_PICK_HEDGE = re.compile(
+    r"\bif\s+i\s+(?:had|have|were)\s+to\s+(?:pick|choose|name|say)\b", re.IGNORECASE
 )
 _CLAUSE_START = re.compile(
     r"[,;:!?—–]|\b(?:but|and|now|whereas|while|though|although|these\s+days|nowadays)\b",
@@ -482,20 +619,54 @@ _CLAUSE_START = re.compile(
 _USED_TO = re.compile(r"\b(?:used\s+to|would\s+always)\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class _Blockers:
+    """Where in a sentence the words that block a statement after them are (read once per
+    sentence: a long sentence with many statements stays linear)."""
+
+    quote: int  # the first double quotation mark (or -1)
+    word_ends: list[int]  # the end of each word, hedges ("if I'm honest") left out
+    words: list[str]
+    hypothetical: int  # the end of the first hypothetical word (or -1)
+    clause_ends: list[int]  # the end of each clause start ("but", ",", "now" ...)
+    used_to: list[tuple[int, int]]  # (start, end) of each "used to"
+
+
+@lru_cache(maxsize=64)
+def _blockers(sentence: str) -> _Blockers:
+    quotes = [i for i in (sentence.find('"'), sentence.find("“")) if i >= 0]
+    hedges = [(m.start(), m.end()) for m in _NOT_CONDITION.finditer(sentence)]
+
+    def free(i: int) -> bool:
+        return not any(a <= i < b for a, b in hedges)
+
+    tokens = [m for m in _WORD_RE.finditer(sentence) if free(m.start())]
+    words = [m.group(0).lower() for m in tokens]
+    hypo = next((m.end() for m, w in zip(tokens, words, strict=True) if w in _HYPOTHETICAL), -1)
+    return _Blockers(
+        quote=min(quotes, default=-1),
+        word_ends=[m.end() for m in tokens],
+        words=words,
+        hypothetical=hypo,
+        clause_ends=[m.end() for m in _CLAUSE_START.finditer(sentence) if free(m.start())],
+        used_to=[(m.start(), m.end()) for m in _USED_TO.finditer(sentence)],
+    )
+
+
 def _blocked(sentence: str, start: int) -> bool:
     """Whether a statement starting at ``start`` is hypothetical, subordinate, quoted or a past
     habit ("I used to call my dog Rex")."""
-    before = sentence[:start]
-    if '"' in before or "“" in before:
+    b = _blockers(sentence)
+    if 0 <= b.quote < start:
         return True
-    before = _NOT_CONDITION.sub(" ", before)
-    words = _words(before)
-    if words and words[-1] in _IMMEDIATE_BLOCKERS:
+    n = bisect_right(b.word_ends, start)
+    if n and b.words[n - 1] in _IMMEDIATE_BLOCKERS:
         return True
-    if any(w in _HYPOTHETICAL for w in words):
+    if 0 <= b.hypothetical <= start:
         return True
-    clause_at = max((m.end() for m in _CLAUSE_START.finditer(before)), default=0)
-    return _USED_TO.search(before, clause_at) is not None
+    k = bisect_right(b.clause_ends, start)
+    clause_at = b.clause_ends[k - 1] if k else 0
+    return any(clause_at <= a and e <= start for a, e in b.used_to)
 
 
 # ------------------------------------------------------------------------------ vocabulary
@@ -606,7 +777,9 @@ _NOT_SECRET = frozenset(
     null none n/a needed valid sent shared public""".split()
 )
 _MENTAL_AFTER_TO = frozenset(
-    "think say believe imagine point ask mention add know remind clarify note hear see".split()
+    """think say believe imagine point ask mention add know remind clarify note hear see
+    complain brag boast interrupt bother impose rush pry intrude gossip assume judge
+    admit""".split()
 )
 _IRREGULAR_PAST = frozenset(
     """went ran saw met had got took made bought ate drank came left flew drove found gave
@@ -648,11 +821,26 @@ _IMPERATIVES = frozenset(
 _ELIDED_START = re.compile(
     r"^(?P<adv>(?:(?:just|finally|recently|also|now|currently|officially|happily|so|and|"
     r"honestly|actually)\s+)*)(?:(?P<past>moved|relocated|settled|started|joined|switched|"
-    r"renamed|adopted|landed|accepted|got\s+(?:hired|a\s+(?:new\s+)?job)|fell|came\s+round|"
-    r"came\s+around|went\s+off)|(?P<ing>living|based|working|employed)|"
+    r"renamed|named|changed|ended\s+up|decided|adopted|landed|accepted|"
+    r"got\s+(?:hired|a\s+(?:new\s+)?job)|fell|came\s+round|came\s+around|went\s+off)|(?P<ing>living|based|working|employed)|"
     r"(?P<been>been\s+(?:living|working|based|at|in)))\b"
     # ("Living in fear", "Working at the weekend": only before a name)
     r"(?(past)|(?=(?:\s+\w+){0,1}?\s+(?:in|at|for|by|out\s+of|in)?\s*(?:the\s+)?(?-i:[A-Z])))",
+    re.IGNORECASE,
+)
+# A stance with its "I'm" / "I" left out: "Not into ramen these days", "Big tacos fan here",
+# "Can't get enough of olives", "Not a fan of curry, sorry".
+_ELIDED_STANCE = re.compile(
+    r"^(?P<adv>(?:(?:honestly|really|so|just|also|and|but|tbh|lol|ok|okay|well|yeah|nah|"
+    r"seriously)\s*,?\s+)*)(?:(?P<am>(?:not|no\s+longer)\s+(?:(?:really|that|too|so|exactly|"
+    r"particularly|a\s+huge|a\s+big|a\s+massive)\s+)*(?:into|a\s+fan\s+of|fan\s+of|keen\s+on|"
+    r"fond\s+of|big\s+on)|(?:really|totally|super|so|seriously)\s+into|(?:a\s+)?(?:big|huge|massive|"
+    r"total|die-hard|diehard|lifelong)\s+(?:fan\s+of\b|[\w'-]+(?:\s+[\w'-]+)?\s+fan\b)|"
+    r"obsessed\s+with|crazy\s+about|hooked\s+on|(?:so\s+)?sick\s+of|(?:so|totally)\s+over)"
+    r"|(?P<i>(?:(?:really|absolutely|totally|honestly)\s+)?(?:can't|cannot)\s+(?:stand|get\s+enough\s+of)|"
+    r"(?:really\s+)?(?:don't|do\s+not)\s+(?:really\s+|particularly\s+)?(?:like|enjoy)|"
+    r"(?:really|absolutely|totally|genuinely)\s+(?:love|like|enjoy|adore|hate)|never\s+liked|"
+    r"always\s+(?:loved|liked|hated)))\b",
     re.IGNORECASE,
 )
 _ELIDED_AND = re.compile(
@@ -678,9 +866,15 @@ def _with_subjects(sentence: str) -> tuple[str, Callable[[int], int]]:
     inserts: list[tuple[int, int]] = []  # (position in the new text, length inserted)
     out = sentence
     m = _ELIDED_START.match(out)
+    st = None if m else _ELIDED_STANCE.match(out)
     if m and not re.match(r"(?:i|we)\b", out, re.IGNORECASE):
         subject = "I've " if m["been"] else "I'm " if m["ing"] else "I "
         at = m.end("adv")
+        out = out[:at] + subject + out[at:]
+        inserts.append((at, len(subject)))
+    elif st:
+        subject = "I'm " if st["am"] else "I "
+        at = st.end("adv")
         out = out[:at] + subject + out[at:]
         inserts.append((at, len(subject)))
     pos = 0
@@ -713,7 +907,8 @@ class _Fact:
     tail: str
 
 
-_Rule = Callable[[str, _Speaker, datetime | None], Iterator[_Fact]]
+# A rule reads one sentence (its speaker, the message time and the whole message as context).
+_Rule = Callable[[str, _Speaker, datetime | None, str], Iterator[_Fact]]
 _RULES: list[_Rule] = []
 
 
@@ -803,10 +998,11 @@ _INTRODUCING = frozenset("meet welcome introducing presenting say greet".split()
 
 def _proper_before(sentence: str, end: int) -> tuple[int, str] | None:
     """The name (capitalised words) that ends at ``end``: (start, name)."""
-    m = _PROPER_TAIL.search(sentence[:end].rstrip(" ,"))
+    w = _window_start(sentence, end)
+    m = _PROPER_TAIL.search(sentence[w:end].rstrip(" ,"))
     if not m:
         return None
-    start, name = m.start("p"), m["p"]
+    start, name = w + m.start("p"), m["p"]
     words = name.split()
     while words and (words[0].lower() in _NOT_PROPER or words[0].lower() in _INTRODUCING):
         start += len(words[0])
@@ -843,7 +1039,8 @@ def _np_before(sentence: str, end: int, *, proper: bool = False) -> tuple[int, s
     """The noun phrase that ends at ``end`` and opens its clause, hedges ("honestly", "I'd
     say", "lately") left out: (start, text). None when it is no plain noun phrase."""
     head = sentence[:end]
-    clause_at = max((b.end() for b in _NP_BOUNDARY.finditer(head)), default=0)
+    w = _window_start(sentence, end)
+    clause_at = max((b.end() for b in _NP_BOUNDARY.finditer(head, w)), default=w)
     starts = [clause_at] + [a.end() for a in _NP_AND.finditer(head, clause_at)]
     for at in starts:
         seg = head[at:]
@@ -886,6 +1083,7 @@ _SENTENCE_REST = re.compile(r"[.;!?](?:\s|$)")
 
 def _after(rest: str) -> str:
     """``rest`` up to the end of its sentence part (the words a duration would be in)."""
+    rest = rest[:_WINDOW]
     m = _SENTENCE_REST.search(rest)
     return rest[: m.start()] if m else rest
 
@@ -899,7 +1097,7 @@ _FUTURE = re.compile(
 
 
 _PLACE_STOPS = re.compile(
-    r"\s+(?:with|near|close\s+to|next\s+to|for|as|in\s+(?:a|an|the|my|our)\b|on\s+(?:a|an|the)\b"
+    r"\s+(?:with|near|close\s+to|next\s+to|for|as|from|to|in\s+(?:a|an|the|my|our)\b|on\s+(?:a|an|the)\b"
     r"|at\s+the\s+moment|because|and\s+(?:work|study|love|like|have))\b",
     re.IGNORECASE,
 )
@@ -921,15 +1119,28 @@ _NOT_PLACE = frozenset(
 )
 
 
+_NEW_CLAUSE_AFTER = re.compile(
+    r"^\s+(?:i|i'm|i've|i'd|we|we're|we've|it|it's|and\s+(?:i|we|it)|but|so|things|life|everything)\b",
+    re.IGNORECASE,
+)
+
+
 def _place(rest: str, *, proper: bool = False) -> str | None:
     """The place at the start of ``rest`` (third person), or None when it is no place to live
     in ("a small flat", "trouble", "IT"); ``proper``: only a capitalised name."""
     place = _third_person(_clause(rest, _PLACE_STOPS))
+    if proper and not _proper(place):
+        # "Since moving to Oslo I've been cycling more": the name before a new clause
+        lead = _LEAD_NAME.match(rest)
+        if lead and _NEW_CLAUSE_AFTER.match(rest[lead.end() :]):
+            place = lead.group(0)
     if not _ok_place(place) or (proper and not _proper(place)):
         return None
     low = _norm(place)
     if low in _NOT_PLACE or _words(low)[0] in _NOT_PLACE or any(c.isdigit() for c in low):
         return None
+    if len(_words(low)) > 1 and _ORG_SUFFIX.search(low):
+        return None  # "I've moved over to Evergreen Health": an employer
     return place
 
 
@@ -963,8 +1174,10 @@ _LIVES_RES: list[tuple[re.Pattern[str], bool, bool]] = [
     ),
     (
         re.compile(
-            rf"{_I_OR_WE}(?:{_HAVE})?\s+{_ADV}(?:moved|relocated)\s+(?:back\s+|over\s+|house\s+)?"
-            r"to\s+(?=(?P<rest>\S.*))",
+            rf"{_I_OR_WE}(?:{_HAVE})?\s+{_ADV}(?:moved|relocated|made\s+the\s+(?:big\s+)?move)\s+"
+            r"(?:back\s+|over\s+|house\s+|away\s+)?"
+            # "moved from Rotterdam to Tokyo": the place after "to" (the one left is no home)
+            r"(?:from\s+[^,;.!?]+?\s+)?(?:back\s+|over\s+)?to\s+(?=(?P<rest>\S.*))",
             re.IGNORECASE,
         ),
         False,
@@ -1023,27 +1236,60 @@ _LIVES_RES: list[tuple[re.Pattern[str], bool, bool]] = [
             rf"|{_I_OR_WE}(?:{_HAVE})?\s+{_ADV}moved\s+into\s+(?:a|an|the|my|our)\s+(?:new\s+)?"
             r"(?:[\w-]+\s+)?(?:flat|apartment|house|place|home|condo|studio)\s+in\s+"
             r"(?=(?P<rest4>\S.*))"
-            r"|\b(?:my|our)\s+new\s+(?:flat|apartment|house|home|place|condo|studio|digs)\s+in\s+"
-            r"(?=(?P<rest2>\S.*))|\b(?:from|at|in)\s+(?:my|our)\s+(?:own\s+)?(?:flat|apartment|"
-            r"house|place|condo|studio)\s+in\s+(?=(?P<rest3>\S.*))",
+            r"|\b(?:my|our)\s+(?:(?:new|own|current|little|tiny|small|big|cosy|cozy|lovely|"
+            r"shared|rented)\s+)*(?:flat|apartment|house|home|place|condo|studio|digs|pad)\s+in\s+"
+            r"(?=(?P<rest2>\S.*))"
+            rf"|{_I_OR_WE}(?:{_HAVE}\s+got|\s+have\s+got|\s+{_ADV}(?:have|own|share))\s+"
+            r"(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?:flat|apartment|house|place|condo|studio|room|"
+            r"bungalow|cottage|loft|townhouse)\s+in\s+(?=(?P<rest3>\S.*))",
             re.IGNORECASE,
         ),
         True,
         False,
     ),
 ]
+_LIVES_RES += [
+    # "since moving to Oslo", "ever since we moved to Oslo"
+    (
+        re.compile(
+            r"\b(?:since|after|ever\s+since)\s+(?:(?:i|we)\s+)?(?:moving|relocating|moved|relocated)"
+            r"\s+(?:back\s+|over\s+)?to\s+(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        True,
+        False,
+    ),
+    # "New flat in Dublin is great", "the new place in Leeds"
+    (
+        re.compile(
+            r"(?:^|[,;:!]\s*|\b(?:and|so|but)\s+)(?:the\s+)?new\s+(?:flat|apartment|house|home|place|"
+            r"condo|studio|digs)\s+in\s+(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        True,
+        False,
+    ),
+]
+# "I'm a Lisbon-based designer", "I'm Berlin-based"
+_X_BASED_RE = re.compile(
+    rf"{_I_AM}\s+{_ADV}(?:(?:a|an)\s+)?(?P<place>(?-i:[A-Z][\w'.]*(?:\s+[A-Z][\w'.]*){{0,2}}))-based\b",
+    re.IGNORECASE,
+)
 _HOUSING = re.compile(r"\b(?:flat|apartment|house|place|home|condo|studio|digs|room)\b", re.I)
 # A home that is not where one lives.
 _NOT_HOME = re.compile(
-    r"\b(?:sell(?:ing|s)?|sold|rent(?:ing)?\s+(?:it\s+)?out|let(?:ting)?\s+(?:it\s+)?out|"
-    r"holiday|vacation|summer|weekend|second|old|former|previous|parents'?|buy(?:ing)?|bought|"
-    r"looking\s+(?:at|for)|viewing|visit(?:ing)?)\b",
+    r"\b(?:sell(?:ing|s)?|sold|(?:for|on)\s+sale|rent(?:ing|ed)?\s+(?:it\s+)?out|"
+    r"let(?:ting)?\s+(?:it\s+)?out|miss(?:ed|ing)?|holidays?|vacations?|summers?|weekends?|getaway|airbnb|"
+    r"investment|rental|second|another|spare|extra|old|former|previous|parents'?|buy(?:ing)?|"
+    r"bought|looking\s+(?:at|for)|view(?:ing|ed)|visit(?:ing|ed)?|toured|for\s+(?:my|his|her|their)\s+"
+    r"(?:sister|brother|son|daughter|mum|mom|dad|parents|friend|kids?)|also\s+(?:have|own|got)|"
+    r"(?:have|own|got)\s+(?:\w+\s+){1,4}(?:too|as\s+well))\b",
     re.IGNORECASE,
 )
 # "I'm (now) in X (now)": a present location; a residence only with "now" (or "these days")
 # and no sign of a trip.
 _NOW_IN_RE = re.compile(
-    rf"{_I_AM}\s+(?P<pre>(?:(?:now|back|finally|officially|still)\s+)*)in\s+(?=(?P<rest>\S.*))",
+    rf"(?:{_I_AM}|\b(?P<we>we)(?:'re|\s+are))\s+(?P<pre>(?:(?:now|back|finally|officially|still|currently)\s+)*)in\s+(?=(?P<rest>\S.*))",
     re.IGNORECASE,
 )
 _NOW_AFTER = re.compile(
@@ -1053,7 +1299,7 @@ _TRIP = re.compile(
     r"\b(?:trip|holidays?|vacation|visit|visiting|conference|business|travel\w*|stopover|"
     r"layover|tonight|today|this\s+(?:week|weekend|month)|for\s+(?:the|a)\s+(?:week|weekend|"
     r"few\s+days|couple\s+of\s+days|day|night|month)|until|till|hotel|airport|flight|flying|"
-    r"back\s+home|meeting|festival|wedding|funeral|tour|staying|stay)\b",
+    r"back\s+home|meeting|festival|wedding|funeral|tour|staying|stay|for\s+work)\b",
     re.IGNORECASE,
 )
 # Relative clauses and appositions after a place: "..., where I live", "X, my new home".
@@ -1083,13 +1329,64 @@ _CALL_HOME = re.compile(
 )
 
 
+# "I'm in X" given as background for advice ("so I'm in Madrid, if that matters"): a home.
+_LOCATION_CONTEXT = re.compile(
+    r"\b(?:if\s+(?:that|it)\s+(?:matters|helps)|in\s+case\s+(?:that|it)\s+(?:matters|helps)|"
+    r"for\s+(?:context|reference)|time\s*zones?|local\s+time)\b",
+    re.IGNORECASE,
+)
+# "born and raised in X and still here", "grew up in X and never left"
+_STAYED_RE = re.compile(
+    r"(?:^|\bi\s+was\s+|\bi(?:'m|\s+am)\s+|\bi\s+)(?:(?:so|well|yeah|honestly|actually)\s+)*"
+    r"(?:born\s+and\s+(?:raised|bred)|grew\s+up|raised)\s+(?:right\s+)?in\s+(?=(?P<rest>\S.*))",
+    re.IGNORECASE,
+)
+_STILL_HERE = re.compile(
+    r"\b(?:(?:and\s+)?(?:i'm\s+|i\s+am\s+|i\s+)?still\s+(?:here|there|live\s+(?:here|there)|"
+    r"living\s+(?:here|there)|based\s+(?:here|there))|(?:and\s+)?(?:i\s+|i've\s+)?"
+    r"(?:never\s+(?:left|moved\s+away)|haven't\s+(?:left|moved\s+away)))\b"
+    r"(?!\s+(?:the|my|a|an|his|her|their|our|it|home|to|for|in|on|at)\b)",
+    re.IGNORECASE,
+)
+# "I'm a Rotterdam girl through and through", "I'm a Leeds local"
+_LOCAL_RE = re.compile(
+    rf"{_I_AM}\s+(?:a|an)\s+(?:(?:true|real|proper|proud|born\s+and\s+(?:bred|raised))\s+)?"
+    r"(?P<place>(?-i:[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,2}))\s+"
+    r"(?P<who>girl|guy|boy|gal|lad|lass|kid|local|resident)\b",
+    re.IGNORECASE,
+)
+_THROUGH = re.compile(
+    r"\b(?:through\s+and\s+through|born\s+and\s+(?:bred|raised)|to\s+the\s+core|and\s+proud|"
+    r"(?:true|real|proper|proud)\s+\S+\s+(?:girl|guy|boy|gal|lad|lass|kid))\b",
+    re.IGNORECASE,
+)
+_NOT_LOCAL = re.compile(r"\b(?:at\s+heart|originally|used\s+to|fan|team|brand)\b", re.I)
+# Names in "I'm a <name> guy" that are brands or fandoms, not places.
+_NOT_LOCAL_NAMES = frozenset(
+    """apple android google microsoft samsung sony nintendo xbox playstation marvel dc disney
+    pixar star wars trek nike adidas puma coke pepsi starbucks mcdonald's lego harry potter
+    beatles stones taylor swift""".split()
+)
+# A name opening a text, and a present-tense predicate after it ("Rome is tiny").
+_LEAD_NAME = re.compile(
+    r"(?-i:(?:the\s+)?[A-Z][\w'.&-]*(?:\s+(?:(?!I\b|I')[A-Z][\w'.&-]*|of|de|del|da|do|du|la|le|am|y|upon)){0,3})"
+    r"(?=\s|$)"
+)
+_PRESENT_AFTER = re.compile(
+    r"^\s*(?:is|are|'s|has|feels|looks|gets|isn't|costs|needs)\b", re.IGNORECASE
+)
+# A verb right after a housing place: "my flat in Paris was lovely" is the past.
+_PAST_AFTER = re.compile(r"^\s*(?:was|were|used\s+to|had)\b", re.IGNORECASE)
+
+
 def _has_duration(rest: str) -> bool:
     tail = _after(rest)
     return _LONG_DURATION.search(tail) is not None and _PAST_TAIL.search(tail) is None
 
 
 @_rule
-def _lives_in(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _lives_in(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
+    not_home = _NOT_HOME.search(sentence) is not None or _TRIP.search(sentence) is not None
     for rx, proper, duration in _LIVES_RES:
         for m in rx.finditer(sentence):
             groups = m.groupdict()
@@ -1097,19 +1394,59 @@ def _lives_in(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_F
             we = m.group(0).lower().startswith("we")
             if duration and not _has_duration(rest):
                 continue
-            if not duration and _PAST_TAIL.search(_after(rest)) and "been" in m.group(0).lower():
+            if not duration and "been" in m.group(0).lower() and _PAST_TAIL.search(_after(rest)):
                 continue  # "I've been living in X until ..."
-            if _HOUSING.search(m.group(0)) and _NOT_HOME.search(sentence):
+            if re.match(r"since|after|ever", m.group(0), re.I) and _FUTURE.search(sentence):
+                continue  # "after moving to Oslo next year"
+            housing = _HOUSING.search(m.group(0)) is not None
+            if housing and not_home:
                 continue
             place = _place(rest, proper=proper or we)
+            if place is None and housing:
+                # "my place in Rome is tiny": the name before the predicate
+                lead = _LEAD_NAME.match(rest)
+                if lead and _PRESENT_AFTER.match(rest[lead.end() :]):
+                    place = _place(lead.group(0), proper=True)
+            if (
+                place
+                and housing
+                and rest.startswith(place)
+                and _PAST_AFTER.match(rest[len(place) :])
+            ):
+                continue  # "my flat in Paris was lovely"
             if place:
                 yield _lives_fact(m.start(), sp, place)
+    trip = _TRIP.search(sentence) is not None
+    background = _LOCATION_CONTEXT.search(sentence) is not None and not _FUTURE.search(sentence)
     for m in _NOW_IN_RE.finditer(sentence):
+        if trip:
+            break
         place = _place(m["rest"], proper=True)
-        if not place or _TRIP.search(sentence) or len(_words(place)) > 4:
+        if not place or len(_words(place)) > 4:
             continue
         after = m["rest"][len(place) :] if m["rest"].startswith(place) else ""
-        if "now" in m["pre"].lower() or _NOW_AFTER.match(after):
+        context = not m["we"] and background
+        pre = m["pre"].lower()
+        if "now" in pre or "currently" in pre or _NOW_AFTER.match(after) or context:
+            yield _lives_fact(m.start(), sp, place)
+    for m in _X_BASED_RE.finditer(sentence):
+        place = _place(m["place"], proper=True)
+        if place:
+            yield _lives_fact(m.start(), sp, place)
+    for m in _STAYED_RE.finditer(sentence):
+        still = _STILL_HERE.search(m["rest"])
+        if still:
+            head = re.sub(r"[\s,]*(?:\band\b|\bbut\b)?[\s,]*$", "", m["rest"][: still.start()])
+            place = _place(head, proper=True)
+            if place:
+                yield _lives_fact(m.start(), sp, place)
+    for m in _LOCAL_RE.finditer(sentence):
+        if m["who"].lower() not in ("local", "resident") and not _THROUGH.search(sentence):
+            continue
+        place = _place(m["place"], proper=True)
+        if not place or _NOT_LOCAL.search(sentence) or _norm(place) in _NOT_ORG:
+            continue
+        if not any(w in _NOT_LOCAL_NAMES for w in _words(place)):
             yield _lives_fact(m.start(), sp, place)
     for rx in (_WHERE_I_LIVE, _MY_HOME_APPOSITION):
         for m in rx.finditer(sentence):
@@ -1139,7 +1476,7 @@ _FROM_RES = [
 
 
 @_rule
-def _from(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _from(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for rx in _FROM_RES:
         for m in rx.finditer(sentence):
             place = _third_person(_clause(m["rest"], _PLACE_STOPS))
@@ -1154,7 +1491,8 @@ _ORG_STOPS = re.compile(
 )
 _ORG_SKIP = frozenset(
     """home myself me it them free hours money least night nights weekends noon midnight
-    themselves themself ourselves yourself""".split()
+    themselves themself ourselves yourself christmas xmas easter thanksgiving halloween
+    hanukkah diwali ramadan eid""".split()
 )
 _WORKS_RES = [
     re.compile(
@@ -1229,7 +1567,9 @@ _JOB_CUE = re.compile(
     r"\b(?:(?:new|first|dream|day)\s+job|jobs|job\s+(?:offer|change|hunt)|role|position|"
     r"employers?|hired|career|colleagues?|co-?workers|salary|promotion|promoted|onboarding|"
     r"(?:handed|gave|put)\s+in\s+(?:my\s+)?notice|resigned|(?:switched|changed)\s+"
-    r"(?:jobs|companies|employers)|work(?:ing)?\s+(?:there|for\s+them)|as\s+an?\s+"
+    r"(?:jobs|companies|employers)|work(?:ing)?\s+(?:there|for\s+them)|"
+    r"been\s+(?:there|here)\s+(?:for\s+)?(?:about\s+|almost\s+|nearly\s+|over\s+|around\s+|"
+    r"more\s+than\s+)?(?:" + _NUM_WORDS + r")\s+(?:months?|years?)|as\s+an?\s+"
     r"(?P<job>(?:[\w-]+\s+){0,2}[\w-]+))\b",
     re.IGNORECASE,
 )
@@ -1269,7 +1609,155 @@ _WORKS_WEAK: list[tuple[re.Pattern[str], str]] = [
         ),
         "cue",
     ),
+    # "I work in sales at X", "I work on the payments team at X", "I'm on the design team at X"
+    (
+        re.compile(
+            rf"\bi\s+{_ADV}work\s+(?:in|on)\s+(?:the\s+|a\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}?\s+"
+            rf"(?P<prep>at|for)\s+(?=(?P<rest>\S.*))|{_I_AM}\s+{_ADV}(?:working\s+)?on\s+the\s+"
+            r"[\w-]+(?:\s+[\w-]+){0,2}?\s+team\s+(?P<prep2>at|with|for)\s+(?=(?P<rest2>\S.*))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "I've worked at X since 2019", "I've been with X for five years" (with: a job word too)
+    (
+        re.compile(rf"\bi{_HAVE}\s+{_ADV}worked\s+(?P<prep>at|for)\s+(?=(?P<rest>\S.*))", re.I),
+        "duration",
+    ),
+    (
+        re.compile(rf"\bi{_HAVE}\s+{_ADV}been\s+(?P<prep>with)\s+(?=(?P<rest>\S.*))", re.I),
+        "cue",
+    ),
+    # "my company, Globex, ...", "our employer Initech"
+    (
+        re.compile(
+            r"\b(?:my|our)\s+(?:current\s+|new\s+)?(?:company|employer|firm|workplace)\s*,?\s+"
+            r"(?P<prep>)(?=(?P<rest>(?-i:[A-Z])\S*.*))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "I'm (officially) a Globex employee"
+    (
+        re.compile(
+            rf"{_I_AM}\s+{_ADV}(?:(?:now|officially)\s+)*(?:an?\s+)(?P<prep>)(?=(?P<rest>(?-i:[A-Z])"
+            r"[\w'.&-]*(?:\s+(?-i:[A-Z])[\w'.&-]*){0,3}\s+(?:employee|staffer|staff\s+member)\b))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "I switched jobs from X to Y", "I changed companies to Y"
+    (
+        re.compile(
+            rf"\bi(?:{_HAVE})?\s+{_ADV}(?:switched|changed|swapped)\s+(?:jobs|companies|employers)\s+"
+            r"(?:from\s+[^,;.!?]+?\s+)?to\s+(?P<prep>)(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "I left Initech for Vandelay Industries" (an organisation's name: cities are left too)
+    (
+        re.compile(
+            rf"\bi(?:{_HAVE})?\s+{_ADV}(?:left|quit)\s+[^,;.!?]+?\s+for\s+(?P<prep>)(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "suffix",
+    ),
+    # "I switched jobs in the spring, now at X": "I'm" left out
+    (
+        re.compile(r"(?:^|[,;:—–]\s*|\band\s+)now\s+(?P<prep>at)\s+(?=(?P<rest>\S.*))", re.I),
+        "cue",
+    ),
+    # "I've moved over to Evergreen Health": a move to an organisation's name
+    (
+        re.compile(
+            rf"\bi(?:{_HAVE})?\s+{_ADV}(?:moved|gone|went)\s+(?:over\s+|across\s+)?to\s+"
+            r"(?P<prep>)(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "suffix",
+    ),
+    # "my boss at X", "my shift at X", "our team at X"
+    (
+        re.compile(
+            r"\b(?:my|our)\s+(?:(?:current|new|daily|usual|whole)\s+)?(?:job|shifts?|team|boss|"
+            r"manager|colleagues|colleague|co-?workers?|workmates?|role|position|department)\s+"
+            r"(?:here\s+)?(?P<prep>at|with)\s+(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "work's been hectic at X", "work at X is crazy"
+    (
+        re.compile(
+            r"\bwork(?:'s|\s+is|\s+has\s+been)\s+(?:[\w-]+\s+){0,3}?(?P<prep>at)\s+"
+            r"(?=(?P<rest>\S.*))|\bwork\s+(?P<prep2>at)\s+(?=(?P<rest2>[^,;.!?]+?\s+(?:is|'s|has\s+been)\b))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
+    # "long day at X today, the usual"
+    (
+        re.compile(
+            r"\b(?:long|hectic|rough|tough|stressful|exhausting)\s+(?:(?:work\s*)?day|week|shift|"
+            r"night)\s+(?:at\s+work\s+)?"
+            r"(?P<prep>at)\s+(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "routine",
+    ),
+    # "I do data analysis for X"
+    (
+        re.compile(
+            rf"\bi\s+{_ADV}do\s+(?:(?:some|the|freelance|contract|part-time|full-time)\s+)*"
+            r"(?:[\w-]+\s+){0,2}?(?:work|analysis|analytics|research|design|consulting|consultancy|"
+            r"marketing|engineering|development|support|sales|accounting|bookkeeping|admin|"
+            r"administration|it|qa|pr|hr|ops|operations|security|testing|programming|coding|"
+            r"copywriting|editing|translation|translating|photography|recruiting|recruitment|"
+            r"illustration|logistics|compliance|finance|legal|communications|comms|strategy|"
+            r"science|devops|backend|back-end|frontend|front-end|ux|ui|payroll|procurement|"
+            r"modelling|modeling|tutoring|training|coaching|nursing|reporting)\s+"
+            r"(?P<prep>for)\s+(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+        "proper",
+    ),
 ]
+# "I'm starting at X on Monday" (with a job word or an organisation's name): a job being taken
+# up, said even before the first day.
+_STARTING_RE = re.compile(
+    rf"(?:{_I_AM}\s+{_ADV}|^|[,;:—–]\s*|\b(?:and|so|then)\s+)(?:(?:just|officially|finally)\s+)?"
+    r"(?:starting|beginning)\s+(?:(?:a\s+new\s+job|my\s+new\s+job|work|a\s+new\s+role|"
+    r"my\s+new\s+role|a\s+job)\s+)?(?P<prep>at|with)\s+(?=(?P<rest>\S.*))"
+    rf"|\bi\s+{_ADV}start\s+(?:(?:my\s+new\s+job|work|my\s+new\s+role)\s+)?(?P<prep2>at|with)\s+"
+    r"(?=(?P<rest2>\S.*))",
+    re.IGNORECASE,
+)
+_MAYBE_BEFORE = re.compile(
+    r"\b(?:might|may|could|would|should|hope|hoping|maybe|perhaps|possibly|probably)\b[^,;.!?]*$",
+    re.IGNORECASE,
+)
+# Job words in another sentence of the message ("New job! I'm at X as of this week").
+_MESSAGE_JOB_CUE = re.compile(
+    r"\b(?:new\s+(?:job|role|position|gig|employer)|(?:switched|changed)\s+(?:jobs|companies|"
+    r"employers)|got\s+(?:the|a)\s+job|hired|first\s+day|handed\s+in\s+(?:my\s+)?notice)\b",
+    re.IGNORECASE,
+)
+_VERB_AFTER = re.compile(
+    r"^\s*(?:is|are|'s|has|have|was|were|keeps|kept|gets|got|isn't|wasn't|just|always|never|"
+    r"called|said|wants|asked|told|gave|made|feels|seems|does|did|starts|started|begins)\b",
+    re.IGNORECASE,
+)
+_ROUTINE = re.compile(
+    r"\b(?:the\s+usual|as\s+usual|at\s+work|office|shift|boss|colleagues?)\b", re.I
+)
+_UNPAID = re.compile(r"\b(?:volunteer\w*|voluntary|charity|unpaid|pro\s+bono|free)\b", re.I)
+# A visit, not a workplace: "Got the job! I'm at Nando's tonight to celebrate".
+_PASSING = re.compile(
+    r"\b(?:tonight|today|right\s+now|for\s+(?:lunch|dinner|drinks?|coffee|breakfast|brunch)|"
+    r"celebrat\w*|party|waiting|queue|visit\w*)\b",
+    re.IGNORECASE,
+)
 # "my new company / firm / workplace is X"
 _MY_COMPANY_RE = re.compile(
     r"\bmy\s+(?:new\s+|current\s+)?(?:company|firm|workplace|work\s+place)\s+(?:is|'s)\s+"
@@ -1306,16 +1794,33 @@ def _works_fact(start: int, sp: _Speaker, prep: str, org: str) -> _Fact:
     return _fact(start, "works_at", _norm(org), f"{sp.display} works {prep} {org}.")
 
 
-def _weak_org(rest: str, need: str, sentence: str, span: tuple[int, int]) -> str | None:
+def _weak_org(
+    rest: str, need: str, sentence: str, span: tuple[int, int], msg: str = ""
+) -> str | None:
     """The employer after a weak trigger ("I joined", "I'm at", ...), or None."""
+    rest = rest[:_WINDOW]
     end = _CLAUSE_END.search(rest)
     raw = rest[: end.start()] if end else rest
-    org = _clause(raw, _ORG_STOPS)
+    org = re.sub(
+        r"\s+(?:employee|staffer|staff\s+member)$", "", _clause(raw, _ORG_STOPS), flags=re.I
+    )
+    lead = _LEAD_NAME.match(raw)
+    if lead and not _proper(org) and _VERB_AFTER.match(raw[lead.end() :]):
+        org = lead.group(0)  # "my boss at Initech is a nightmare"
     if not org or not _org_ok(org) or not _proper(org) or _norm(org) in _NOT_ORG:
         return None
-    others = sentence[: span[0]] + " " + sentence[span[1] :]
-    if _ORG_SUFFIX.search(org) or _job_cue(others):
+    if need == "proper" or _ORG_SUFFIX.search(org):
         return org
+    if need == "suffix":
+        return None
+    w = _window_start(sentence, span[0])
+    others = sentence[w : span[0]] + " " + sentence[span[1] : span[1] + _WINDOW]
+    if _job_cue(others):
+        return org
+    if need == "routine":
+        return org if _ROUTINE.search(others) else None
+    if need == "cue" and _MESSAGE_JOB_CUE.search(msg) and not _PASSING.search(sentence):
+        return org  # "New job! I'm at Soylent as of this week."
     if need == "clean" and _ORG_CLAUSE_STOPS.search(org):
         return None  # "I joined Anna and Tom at the pub"
     if need == "duration":
@@ -1333,14 +1838,15 @@ def _weak_org(rest: str, need: str, sentence: str, span: tuple[int, int]) -> str
 # A job that ended or was turned down later in the sentence ("Google hired me in 2010 and
 # fired me in 2012", "I was hired by X but turned it down").
 _JOB_ENDED = re.compile(
-    r"\b(?:fired|laid\s+off|let\s+go|left|quit|resigned|turned\s+(?:it|them|the\s+\w+)\s+down|"
+    r"\b(?:fired|laid\s+off|let\s+go|left|leaving|quit|quitting|lost|losing|resigned|"
+    r"turned\s+(?:it|them|the\s+\w+)\s+down|"
     r"declined|until|till|went\s+bust|closed|shut\s+down)\b",
     re.IGNORECASE,
 )
 
 
 @_rule
-def _works_at(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _works_at(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     future = _FUTURE.search(sentence) is not None
     for rx in _WORKS_RES:
         for m in rx.finditer(sentence):
@@ -1355,15 +1861,40 @@ def _works_at(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_F
             org = _third_person(_clause(rest, _ORG_STOPS))
             if _org_ok(org):
                 yield _works_fact(m.start(), sp, prep, org)
+    for m in _STARTING_RE.finditer(sentence):
+        w = _window_start(sentence, m.start())
+        if _MAYBE_BEFORE.search(sentence, w, m.start()):
+            continue  # "I might be starting at X"
+        if _JOB_ENDED.search(sentence, m.end(), m.end() + _WINDOW):
+            continue
+        rest = m["rest"] if m["rest"] is not None else m["rest2"]
+        weak = _weak_org(rest, "cue", sentence, (m.start(), m.end()), _msg)
+        if weak:
+            yield _works_fact(m.start(), sp, "at", _third_person(weak))
     if future:
         return  # "I'm joining X next month" is a plan
     for rx, need in _WORKS_WEAK:
         for m in rx.finditer(sentence):
-            if _JOB_ENDED.search(sentence, m.end()):
+            if _JOB_ENDED.search(sentence, m.end(), m.end() + _WINDOW):
                 continue
-            weak = _weak_org(m["rest"], need, sentence, (m.start(), m.end()))
+            w = _window_start(sentence, m.start())
+            if need == "proper" and _JOB_ENDED.search(sentence, w, m.start()):
+                continue  # "I quit my job at X"
+            clause_at = max(
+                (b.end() for b in _NP_BOUNDARY.finditer(sentence, w, m.start())), default=w
+            )
+            if need == "proper" and any(
+                _is_past(w) for w in _words(sentence[clause_at : m.start()])
+            ):
+                continue  # "I hated my job at X": the past
+            if "do" in _words(m.group(0)) and _UNPAID.search(m.group(0)):
+                continue  # "I do volunteer work for Oxfam"
+            g = m.groupdict()
+            rest = g["rest"] if g["rest"] is not None else g.get("rest2") or ""
+            prep = g["prep"] if g["prep"] is not None else g.get("prep2")
+            weak = _weak_org(rest, need, sentence, (m.start(), m.end()), _msg)
             if weak:
-                yield _works_fact(m.start(), sp, m["prep"] or "at", _third_person(weak))
+                yield _works_fact(m.start(), sp, prep or "at", _third_person(weak))
     for m in _MY_COMPANY_RE.finditer(sentence):
         org = _clause(m["rest"], _ORG_STOPS)
         if _org_ok(org) and _proper(org) and _norm(org) not in _NOT_ORG:
@@ -1386,7 +1917,7 @@ _STUDIES_RES = [
 
 
 @_rule
-def _studies_at(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _studies_at(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for rx in _STUDIES_RES:
         for m in rx.finditer(sentence):
             org = _third_person(_clause(m["rest"], _ORG_STOPS))
@@ -1403,7 +1934,7 @@ _WORK_AS_RE = re.compile(
     rf"\bi\s+{_ADV}work\s+(?:(?:at|for)\s+[^,;.!?]+?\s+)?as\s+(?P<art>an?)\s+(?=(?P<rest>\S.*))",
     re.IGNORECASE,
 )
-_AT_ORG_RE = re.compile(r"^\s+(?P<prep>at|for)\s+(?=(?P<rest>\S.*))", re.IGNORECASE)
+_AT_ORG_RE = re.compile(r"^\s+(?P<prep>at|for|with)\s+(?=(?P<rest>\S.*))", re.IGNORECASE)
 
 
 def _is_job(phrase: str) -> bool:
@@ -1427,6 +1958,9 @@ def _job_facts(m: re.Match[str], sp: _Speaker, check: bool) -> Iterator[_Fact]:
     clause = rest[: end.start()] if end else rest
     stop = _JOB_STOPS.search(clause)
     job = _clause(clause[: stop.start()] if stop else clause)
+    job = re.sub(
+        r"^(?:[A-Z][\w'.]*\s+){0,2}[A-Z][\w'.]*-based\s+", "", job
+    )  # "a Lisbon-based designer"
     if not job or (check and not _is_job(job)) or not _ok_value(job, max_words=5):
         return
     art = "an" if job[:1].lower() in "aeiou" else "a"
@@ -1442,12 +1976,13 @@ def _job_facts(m: re.Match[str], sp: _Speaker, check: bool) -> Iterator[_Fact]:
     org_m = _AT_ORG_RE.match(clause[stop.start() :]) if stop else None
     if org_m:
         org = _third_person(_clause(org_m["rest"], _ORG_STOPS))
-        if _org_ok(org):
-            yield _works_fact(m.start(), sp, org_m["prep"], org)
+        with_ = org_m["prep"].lower() == "with"  # "a nurse with the NHS", not "with 10 years"
+        if _org_ok(org) and (not with_ or (_proper(org) and _norm(org) not in _NOT_ORG)):
+            yield _works_fact(m.start(), sp, "at" if with_ else org_m["prep"], org)
 
 
 @_rule
-def _job(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _job(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _JOB_RE.finditer(sentence):
         yield from _job_facts(m, sp, check=True)
     for m in _WORK_AS_RE.finditer(sentence):
@@ -1462,7 +1997,7 @@ _RELATIONSHIP_RE = re.compile(
 
 
 @_rule
-def _relationship(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _relationship(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _RELATIONSHIP_RE.finditer(sentence):
         v = " ".join(m["v"].lower().split())
         yield _fact(m.start(), "relationship", v, f"{sp.display} is {v}.")
@@ -1476,7 +2011,7 @@ _DIET_RE = re.compile(
 
 
 @_rule
-def _diet(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _diet(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _DIET_RE.finditer(sentence):
         v = m["v"].lower()
         yield _fact(m.start(), "diet", v, f"{sp.display} is {v}.")
@@ -1522,7 +2057,7 @@ def _name_value(rest: str, *, capitalised: bool) -> str | None:
 
 
 @_rule
-def _name(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _name(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for i, rx in enumerate(_NAME_RES):
         for m in rx.finditer(sentence):
             name = _name_value(m["rest"], capitalised=i == 1)
@@ -1549,17 +2084,19 @@ _NAMED_RES = [
     re.compile(
         r"\b(?:i\s+(?:have|own|adopted|got|rescued|bought)|i've\s+(?:got|adopted|rescued)|"
         r"i\s+have\s+got|we\s+(?:have|own|adopted|got|rescued|bought)|we've\s+(?:got|adopted|"
-        r"rescued))\b[^.;!?]*?\ban?\s+(?:[a-z]+\s+)?(?P<kin>" + _PETS + r")\s+(?:called|named)\s+"
-        r"(?=(?P<rest>\S.*))",
+        r"rescued))\b[^.;!?]{0,200}?\ban?\s+(?:[a-z]+\s+)?(?P<kin>" + _PETS + r")\s+"
+        r"(?:called|named)\s+(?=(?P<rest>\S.*))",
         re.IGNORECASE,
     ),
 ]
 # "I/we (re)named / started calling / call my|our|the dog X", "we changed the cat's name to X"
 _RENAME_RE = re.compile(
-    rf"\b(?:i|we)(?:{_HAVE})?\s+{_ADV}(?:(?:renamed|re-named|named|call|(?:started|began|begun)\s+"
-    r"calling|(?:ended\s+up|settled\s+on|went\s+with)\s+(?:naming|calling)|been\s+calling)\s+(?:my|our|the)\s+(?:[a-z]+\s+)?(?P<pet>"
+    rf"\b(?:i|we)(?:{_HAVE})?\s+{_ADV}(?:(?:ended\s+up|went\s+ahead\s+and|decided\s+to|"
+    r"finally)\s+)?(?:(?:renamed|renaming|rename|re-named|named|naming|call|calling|"
+    r"(?:started|began|begun)\s+calling|(?:settled\s+on|went\s+with)\s+(?:naming|calling)|"
+    r"been\s+calling)\s+(?:my|our|the)\s+(?:[a-z]+\s+)?(?P<pet>"
     + _PETS
-    + r")|changed\s+(?:my|our|the)\s+(?:[a-z]+\s+)?(?P<pet2>"
+    + r")|(?:changed|changing|change)\s+(?:my|our|the)\s+(?:[a-z]+\s+)?(?P<pet2>"
     + _PETS
     + r")'s\s+name)"
     r"\s+(?:(?:from\s+[A-Z]\w*(?:\s+[A-Z]\w*)?\s+)?to\s+)?(?=(?P<rest>\S.*))",
@@ -1568,16 +2105,110 @@ _RENAME_RE = re.compile(
 # A pet of the speaker's mentioned earlier in the sentence, for "named it X" / "her name is X".
 _OWN_PET_RE = re.compile(
     r"\b(?:my|our)\s+(?:[a-z]+\s+)?(?P<pet>" + _PETS + r")\b"
+    # one renames one's own pet: "renamed the cat last week, he's Bandit now"
+    r"|(?:\b(?:i|we)(?:'ve|\s+have)?\s+(?:[a-z]+\s+){0,2}?|^)(?:renamed|re-named|renaming|rename)\s+"
+    r"the\s+(?:[a-z]+\s+)?(?P<pet3>" + _PETS + r")\b"
     r"|\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|finally\s+|recently\s+)?(?:have|own|adopted|got|"
     r"rescued|bought|found|took\s+in|brought\s+home)\s+(?:a|an|another|one|two|a\s+new)\s+"
     r"(?:[a-z]+\s+)?(?P<pet2>" + _PETS + r")\b",
     re.IGNORECASE,
 )
 _NAMED_IT_RE = re.compile(
-    rf"(?:\b(?:i|we)(?:{_HAVE})?\s+|\band\s+){_ADV}(?:named|called|renamed)\s+(?:him|her|it|them)"
-    r"\s+(?:to\s+)?(?=(?P<rest>\S.*))"
-    r"|\b(?:his|her|its|their)\s+name(?:'s|\s+is)\s+(?:now\s+)?(?=(?P<rest2>\S.*))",
+    rf"(?:\b(?:i|we)(?:{_HAVE})?\s+|\band\s+){_ADV}(?:named|called|renamed|call|"
+    r"(?:started|began|begun)\s+calling)\s+(?:him|her|it|them)\s+(?:to\s+)?(?=(?P<rest>\S.*))"
+    r"|\b(?:his|her|its|their)\s+(?:new\s+)?name(?:'s|\s+is)\s+(?:now\s+)?(?=(?P<rest2>\S.*))"
+    r"|\b(?:he|she|it)(?:'s|\s+is)\s+(?:now\s+)?(?:called|named)\s+(?:now\s+)?(?=(?P<rest3>\S.*))"
+    r"|\b(?:he|she|it)\s+(?:now\s+)?(?:goes\s+by|answers\s+to)(?:\s+the\s+name(?:\s+of)?)?\s+"
+    r"(?:now\s+)?(?=(?P<rest4>\S.*))"
+    r"|\b(?:changed|changing)\s+(?:his|her|its)\s+name\s+to\s+(?=(?P<rest5>\S.*))",
     re.IGNORECASE,
+)
+# "..., he's Bandit now" after a renaming: the new name.
+_NOW_NAMED_RE = re.compile(
+    r"\b(?:he|she|it)(?:'s|\s+is)\s+(?:now\s+|officially\s+)*(?=(?P<rest>(?-i:[A-Z])\S*.*))",
+    re.IGNORECASE,
+)
+_RENAME_CUE = re.compile(
+    r"\b(?:renamed|re-named|renaming|new\s+name|name\s+change|changed\s+(?:his|her|its|the\s+"
+    r"\w+'s|my\s+\w+'s|our\s+\w+'s)\s+name|(?:used\s+to\s+be|was)\s+(?:called|named)|"
+    r"(?:isn't|is\s+not|is\s+no\s+longer)\s+"
+    r"(?:called\s+)?(?-i:[A-Z])\w*(?:\s+any\s*more)?)\b",
+    re.IGNORECASE,
+)
+# "Coco (my cat) ...", "Max – our dog – ..."
+_PAREN_APPOSITION_RE = re.compile(
+    r"\s*[(—–]\s*(?:my|(?P<our>our))\s+(?:(?:new|little|sweet|lovely|young|baby|rescue|naughty|"
+    r"lazy|old)\s+)?(?P<kin>" + _NAMED + r")\s*[)—–]",
+    re.IGNORECASE,
+)
+# "taking Max my dog to the vet": a name right before "my <pet>", object of a verb
+_NAME_MY_PET_RE = re.compile(
+    r"(?<![\w'])(?P<name>(?-i:[A-Z][a-z]+))\s+(?:my|our)\s+(?:(?:new|little|sweet|lovely|young|"
+    r"baby|rescue|naughty|lazy|old)\s+)?(?P<pet>" + _PETS + r")\b(?!')"
+    r"(?=\s*(?:[,.!;)]|$)|\s+(?:to|for|out|on|in|at|with|around|along|over|into|back|home|up|down|"
+    r"and|too|today|tonight|tomorrow|this|every|because|while|when)\b)",
+    re.IGNORECASE,
+)
+# Verbs whose first object is a person ("I told Anna my dog ...", "I showed Tom my cat").
+_TWO_OBJECTS = frozenset(
+    """tell told show showed shown give gave given send sent ask asked bring brought teach
+    taught lend lent offer offered owe owed promise promised remind reminded introduce
+    introduced pass passed hand handed buy bought get got make made call called wish wished
+    let text texted email emailed message messaged thank thanked meet met""".split()
+)
+# "Rex is my dog", "Luna is our cat's (new) name", "Max is the dog's new name"
+_NAME_IS_MY_RE = re.compile(
+    r"\s+(?:is|'s)\s+(?:(?:now|still|officially)\s+)?(?:(?:my|(?P<our>our))\s+(?:(?:new|little|sweet|"
+    r"lovely|young|baby|rescue|old)\s+)?(?:(?P<kin>"
+    + _NAMED
+    + r")\b(?![-'])(?!\s+(?:walker|sitter|"
+    r"trainer|groomer|food|bed|toy|house|lead|leash|bowl|friend|owner|hair))|(?P<pet>"
+    + _PETS
+    + r")'s\s+(?:new\s+)?name)|the\s+(?P<pet3>"
+    + _PETS
+    + r")'s\s+new\s+name)\b",
+    re.IGNORECASE,
+)
+# "my cat (Luna) ...", "our dog – Rex – ..."
+_MY_PET_PAREN_RE = re.compile(
+    r"\b(?:my|(?P<our>our))\s+(?:(?:new|little|sweet|lovely|young|baby|rescue|naughty|lazy|old)\s+)?"
+    r"(?P<kin>" + _NAMED + r")\s*[(—–]\s*(?P<name>(?-i:[A-Z][a-z]+))\s*[)—–]",
+    re.IGNORECASE,
+)
+# "the dog is now called Max": a renaming, so the speaker's dog
+_THE_PET_NOW_RE = re.compile(
+    r"\bthe\s+(?P<pet>"
+    + _PETS
+    + r")\s+(?:is|'s)\s+(?:now|officially)\s+(?:called|named|known\s+as)"
+    r"\s+(?=(?P<rest>\S.*))",
+    re.IGNORECASE,
+)
+# "We have a little parrot, Smokey"
+_HAVE_PET_COMMA_RE = re.compile(
+    r"(?:\b(?:i|we)(?:'ve|\s+have)?\s+(?:(?:just|also|finally|recently|now|still)\s+)?|^)"
+    r"(?:have|got|own|adopted|rescued)\s+(?:a|an)\s+(?:[a-z]+\s+){0,2}?(?P<pet>" + _NAMED + r"),"
+    r"\s+(?P<name>(?-i:[A-Z][a-z]+))(?=\s*(?:[,.!;)]|$)|\s+(?:who|and|she|he|it|that)\b)",
+    re.IGNORECASE,
+)
+# "the kids decided the dog should be called Max", "we agreed to call the puppy Biscuit"
+_DECIDED_NAME_RE = re.compile(
+    r"\b(?:decided|agreed|voted|settled\s+on|chose)\s+(?:that\s+)?(?:the|my|our)\s+(?:[a-z]+\s+)?"
+    r"(?P<pet>" + _PETS + r")\s+(?:should|would|will|shall|must|is\s+going\s+to|was\s+going\s+to)"
+    r"\s+be\s+(?:called|named|renamed)\s+(?:to\s+)?(?=(?P<rest>\S.*))"
+    r"|\b(?:decided|agreed|voted|chose)\s+to\s+(?:call|name|rename)\s+(?:the|my|our)\s+"
+    r"(?:[a-z]+\s+)?(?P<pet2>" + _PETS + r")\s+(?:to\s+)?(?=(?P<rest2>\S.*))",
+    re.IGNORECASE,
+)
+# Who may decide a pet's name: the speaker's household ("we", "the kids", "my wife and I").
+_HOUSEHOLD = re.compile(
+    r"(?:(?:so|and|well|oh|ok|okay|then|in\s+the\s+end|eventually)\s*,?\s+)*"
+    r"(?:(?:i|we|everyone|everybody|(?:the|my|our)\s+(?:kids|children|family|son|daughter|boys|"
+    r"girls|wife|husband|partner)|(?:my|our)\s+(?:wife|husband|partner|son|daughter)\s+and\s+i)"
+    r"(?:\s+(?:all|both|finally|eventually|just|have|had|'ve))*)?",
+    re.IGNORECASE,
+)
+_CHANGED_MIND = re.compile(
+    r"\b(?:changed\s+(?:our|my|their)\s+minds?|but\s+then|instead|didn't|never\s+did)\b", re.I
 )
 _KIN_RE = re.compile(r"\b(?:" + _KIN + r"|friend|neighbou?r|mate|colleague)s?\b", re.IGNORECASE)
 _MY_KIN_NAME_RE = re.compile(
@@ -1597,7 +2228,14 @@ _APPOSITION_RE = re.compile(
 _NOT_NAMES = frozenset(
     """i is was has had and but or the a an my he she it they we you his her their its this
     that who which loves likes hates says said just also really always never still went got
-    does did can could will would should might must mr mrs ms dr""".split()
+    does did can could will would should might must mr mrs ms dr labrador poodle beagle
+    husky terrier spaniel collie shepherd retriever dachshund chihuahua pug bulldog boxer
+    corgi greyhound whippet persian siamese bengal ragdoll maine sphynx""".split()
+)
+# Words before a name that make it the person spoken to ("Thanks Tom my dog and I ...").
+_VOCATIVE_LEAD = frozenset(
+    """thanks thank you hi hey hello bye cheers sorry congrats congratulations dear yes no ok
+    okay well oh and but so lol haha morning night""".split()
 )
 
 
@@ -1614,7 +2252,7 @@ def _name_of_fact(start: int, sp: _Speaker, kin: str, name: str) -> _Fact:
 
 
 @_rule
-def _name_of(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _name_of(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for rx in _NAMED_RES:
         for m in rx.finditer(sentence):
             name = _name_value(m["rest"], capitalised=False)
@@ -1624,16 +2262,37 @@ def _name_of(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fa
         name = _name_value(m["rest"], capitalised=True)
         if name and _name_ok(name):
             yield _name_of_fact(m.start(), sp, m["pet"] or m["pet2"], name)
-    for m in _NAMED_IT_RE.finditer(sentence):
-        pets = list(_OWN_PET_RE.finditer(sentence, 0, m.start()))
-        if not pets or _KIN_RE.search(sentence, pets[-1].end(), m.start()):
-            continue  # no pet of the speaker's, or someone else in between ("my sister's dog")
-        if m["rest"] is not None and m.group(0).lower().startswith("and"):
-            if not re.match(r"(?:i|we)\b", pets[-1].group(0), re.IGNORECASE):
-                continue  # "... and named it X" continues "I adopted a ..."
-        name = _name_value(m["rest"] if m["rest"] is not None else m["rest2"], capitalised=True)
+    for m in _DECIDED_NAME_RE.finditer(sentence):
+        clause_at = max((b.end() for b in _NP_BOUNDARY.finditer(sentence, 0, m.start())), default=0)
+        if not _HOUSEHOLD.fullmatch(sentence[clause_at : m.start()].strip()):
+            continue  # "my sister / the vet decided the dog should be called Rex"
+        if _CHANGED_MIND.search(sentence, m.end()):
+            continue  # "... but then we changed our minds"
+        name = _name_value(m["rest"] or m["rest2"], capitalised=True)
         if name and _name_ok(name):
-            yield _name_of_fact(m.start(), sp, pets[-1]["pet"] or pets[-1]["pet2"], name)
+            yield _name_of_fact(m.start(), sp, m["pet"] or m["pet2"], name)
+    renamed = _RENAME_CUE.search(sentence) is not None
+    own = list(_OWN_PET_RE.finditer(sentence))
+    own_ends = [p.end() for p in own]
+    for rx in (_NAMED_IT_RE, _NOW_NAMED_RE):
+        if rx is _NOW_NAMED_RE and not renamed:
+            continue  # "my cat is lovely, she's Persian": no name without a renaming
+        for m in rx.finditer(sentence):
+            pets = own[: bisect_right(own_ends, m.start())]
+            if not pets or m.start() - pets[-1].end() > _WINDOW:
+                continue  # no pet of the speaker's (near enough)
+            if _KIN_RE.search(sentence, pets[-1].end(), m.start()):
+                continue  # someone else in between ("my sister's dog")
+            g = m.groupdict()
+            if g.get("rest") is not None and m.group(0).lower().startswith("and"):
+                if not re.match(r"(?:i|we)\b", pets[-1].group(0), re.IGNORECASE):
+                    continue  # "... and named it X" continues "I adopted a ..."
+            keys = ("rest", "rest2", "rest3", "rest4", "rest5")
+            rest = next(g[k] for k in keys if g.get(k) is not None)
+            name = _name_value(rest, capitalised=True)
+            if name and _name_ok(name):
+                pet = pets[-1]["pet"] or pets[-1]["pet2"] or pets[-1]["pet3"]
+                yield _name_of_fact(m.start(), sp, pet, name)
     for m in _MY_KIN_NAME_RE.finditer(sentence):
         name = m["rest"]
         if _name_ok(name):
@@ -1645,6 +2304,38 @@ def _name_of(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fa
         got = _proper_before(sentence, m.start())
         if got and len(got[1].split()) <= 2 and _name_ok(got[1].split()[0]):
             yield _name_of_fact(got[0], sp, kin, got[1])
+    for m in _PAREN_APPOSITION_RE.finditer(sentence):
+        kin = m["kin"].lower()
+        if m["our"] and not re.fullmatch(_PETS, kin):
+            continue
+        got = _proper_before(sentence, m.start())
+        if got and len(got[1].split()) <= 2 and _name_ok(got[1].split()[0]):
+            yield _name_of_fact(got[0], sp, kin, got[1])
+    for m in _NAME_MY_PET_RE.finditer(sentence):
+        before = _words(sentence[: m.start()])
+        if not before or before[-1] in _TWO_OBJECTS or before[-1] in _VOCATIVE_LEAD:
+            continue  # "I told Anna my dog ...", "Thanks Tom my dog and I loved it"
+        if not _name_ok(m["name"]):
+            continue  # "Max my dog is ..." (a vocative?), "I told Anna my dog ..."
+        yield _name_of_fact(m.start(), sp, m["pet"], m["name"])
+    for m in _HAVE_PET_COMMA_RE.finditer(sentence):
+        if _name_ok(m["name"]):
+            yield _name_of_fact(m.start(), sp, m["pet"], m["name"])
+    for m in _NAME_IS_MY_RE.finditer(sentence):
+        kin = m["kin"] or m["pet"] or m["pet3"]
+        if m["our"] and not re.fullmatch(_PETS, kin, re.IGNORECASE):
+            continue
+        got = _np_before(sentence, m.start(), proper=True)
+        if got and len(got[1].split()) <= 2 and _name_ok(got[1].split()[0]):
+            yield _name_of_fact(got[0], sp, kin, got[1])
+    for m in _MY_PET_PAREN_RE.finditer(sentence):
+        kin = m["kin"]
+        if (m["our"] is None or re.fullmatch(_PETS, kin, re.IGNORECASE)) and _name_ok(m["name"]):
+            yield _name_of_fact(m.start(), sp, kin, m["name"])
+    for m in _THE_PET_NOW_RE.finditer(sentence):
+        name = _name_value(m["rest"], capitalised=True)
+        if name and _name_ok(name):
+            yield _name_of_fact(m.start(), sp, m["pet"], name)
 
 
 _FAV = r"(?:favou?rite|fave|fav)"
@@ -1654,17 +2345,46 @@ _FAV_ADJ = (
 )
 _FAVOURITE_RE = re.compile(
     r"\bmy\s+" + _FAV_ADJ + _FAV + r"\s+"
-    r"(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,4}?)\s+(?P<be>is|are|'s|has\s+to\s+be|"
-    r"has\s+become|has\s+always\s+been|remains)\s+(?=(?P<rest>\S.*))",
+    r"(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,4}?)(?:\s+|(?='))(?P<be>is|are|'s\s+(?:always\s+)?been|'s|has\s+to\s+be|"
+    r"has\s+(?:now\s+)?become|has\s+(?:always\s+|now\s+|long\s+)?been|"
+    r"have\s+(?:always\s+)?been|remains|(?P<would>would\s+(?:have\s+to\s+)?be|'d\s+(?:have\s+to\s+)?be))"
+    r"\s+(?=(?P<rest>\S.*))",
     re.IGNORECASE,
 )
 # "my favourite colour has changed, it's green now", "... used to be red, but now it's green"
 _FAVOURITE_CHANGED_RE = re.compile(
     r"\bmy\s+" + _FAV_ADJ + _FAV + r"\s+(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?)\s+"
     r"(?:has\s+changed|changed|is\s+different(?:\s+now)?|used\s+to\s+be\s+[^,;.!?]+|"
-    r"was\s+[^,;.!?]+|isn't\s+[^,;.!?]+|is\s+no\s+longer\s+[^,;.!?]+)"
-    r"\s*(?:[,;:—–]|\s-)\s*(?:(?:but|and|so)\s+)?(?:(?:now|these\s+days|nowadays)\s*,?\s*)?"
+    r"was\s+[^,;.!?]+|isn't\s+[^,;.!?]+|is\s+no\s+longer\s+[^,;.!?]+|"
+    r"(?:has|'s)\s+(?:always\s+|long\s+)?been\s+[^,;.!?]+?)"
+    r"(?:\s*(?:[,;:—–]|\s-)\s*(?:(?:but|and|so)\s+)?|\s+(?:but|and|so)\s+)"
+    r"(?:(?:now|these\s+days|nowadays|lately|recently)\s*,?\s*)?"
     r"(?:it's|it\s+is|it\s+has\s+become|it's\s+become)\s+(?=(?P<rest>\S.*))",
+    re.IGNORECASE,
+)
+# "if I had to pick a favourite colour, it'd be burgundy"
+_PICK_FAVOURITE_RE = re.compile(
+    r"\bif\s+i\s+(?:had|have|were)\s+to\s+(?:pick|choose|name|say)\s+(?:a|an|one|my)\s+"
+    r"(?:single\s+|all[-\s]time\s+)?"
+    + _FAV
+    + r"\s+(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?)"
+    r"\s*,?\s*(?:it'd|it\s+would|that'd|that\s+would|i'd\s+(?:say|go\s+with|pick|choose)|"
+    r"i\s+would\s+(?:say|go\s+with|pick|choose))\s+(?:(?:have\s+to\s+)?be\s+)?(?=(?P<rest>\S.*))",
+    re.IGNORECASE,
+)
+# "I changed my favourite colour to green", "I've switched my fave food from pizza to pho"
+_FAVOURITE_SET_RE = re.compile(
+    rf"\bi(?:{_HAVE})?\s+{_ADV}(?:changed|switched|updated)\s+my\s+"
+    + _FAV
+    + r"\s+(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?)\s+(?:from\s+[^,;.!?]+?\s+)?to\s+"
+    r"(?=(?P<rest>\S.*))",
+    re.IGNORECASE,
+)
+# "blue has overtaken red as my favourite colour"
+_FAVOURITE_OVER_RE = re.compile(
+    r"\s+(?:has\s+|have\s+)?(?:now\s+|officially\s+|finally\s+)?(?:overtaken|replaced|taken\s+over\s+"
+    r"from|beaten|dethroned|knocked\s+out|ousted|edged\s+out)\s+[^,;.!?]+?\s+(?:off\s+the\s+top\s+"
+    r"spot\s+)?as\s+my\s+" + _FAV_ADJ + _FAV + r"\s+(?=(?P<rest>\S.*))",
     re.IGNORECASE,
 )
 # "<value> is / has become / has always been (by far) my (new) favourite <thing>"
@@ -1735,6 +2455,13 @@ def _thing_key(thing: str, *, plural: bool) -> str:
     return " ".join(words)
 
 
+_CLAUSE_WORDS = frozenset(
+    """i i'm i'd i've you you're they they're they'd they've he she we don't doesn't didn't
+    can't isn't haven't have has had do does did would could should think know say""".split()
+)
+_NOT_THING = frozenset("and or but so it it's that this which who i you he she they we".split())
+
+
 def _favourite_fact(start: int, sp: _Speaker, thing: str, value: str, be: str) -> _Fact | None:
     thing = " ".join(_clause(thing).split())
     to = _THING_TO.match(thing)
@@ -1743,6 +2470,10 @@ def _favourite_fact(start: int, sp: _Speaker, thing: str, value: str, be: str) -
     value = _TRAILING_FILLER.sub("", value).strip(" ,")
     if not thing or len(_words(thing)) > 3 or not _ok_value(value):
         return None
+    if re.match(r"(?:no\s+longer|not|never|no|none|nothing)\b", value, re.IGNORECASE):
+        return None  # "my favourite colour is no longer red"
+    if any(w in _CLAUSE_WORDS for w in _words(value)):
+        return None  # "favourite colour: I don't have one"
     key = _thing_key(thing, plural=be == "are")
     if to:
         thing = key
@@ -1787,17 +2518,36 @@ def _antecedent(sentence: str, end: int) -> tuple[int, str] | None:
 
 
 @_rule
-def _favourite(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _favourite(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
+    changed = list(_FAVOURITE_CHANGED_RE.finditer(sentence))
     for m in _FAVOURITE_RE.finditer(sentence):
+        if any(c.start() == m.start() for c in changed):
+            continue  # "... has been red for years, but now it's blue": the new one only
+        if m["would"] and not _PICK_HEDGE.search(sentence):
+            continue  # "my favourite colour would be red if ...": a condition
+        if any(w in _NOT_THING for w in _words(m["thing"])):
+            continue  # "my favorite studio and it's calming": a clause, not a thing
         be = "are" if m["be"].lower() == "are" else "is"
         value = _third_person(_clause(m["rest"]))
         f = _favourite_fact(m.start(), sp, m["thing"], value, be)
         if f:
             yield f
-    for m in _FAVOURITE_CHANGED_RE.finditer(sentence):
+    for m in changed:
         f = _favourite_fact(m.start(), sp, m["thing"], _third_person(_clause(m["rest"])), "is")
         if f:
             yield f
+    for rx in (_PICK_FAVOURITE_RE, _FAVOURITE_SET_RE):
+        for m in rx.finditer(sentence):
+            value = _third_person(_clause(m["rest"]))
+            f = _favourite_fact(m.start(), sp, m["thing"], value, "is")
+            if f:
+                yield f
+    for m in _FAVOURITE_OVER_RE.finditer(sentence):
+        got = _np_before(sentence, m.start())
+        if got:
+            f = _favourite_fact(got[0], sp, m["rest"], _third_person(got[1]), "is")
+            if f:
+                yield f
     for m in _FAVOURITE_REV_RE.finditer(sentence):
         got = _np_before(sentence, m.start()) or _antecedent(sentence, m.start())
         if not got:
@@ -1806,6 +2556,128 @@ def _favourite(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_
         f = _favourite_fact(got[0], sp, m["rest"], _third_person(got[1]), be)
         if f:
             yield f
+
+
+# "new favorite color: coral", "new city new me: Lisbon", "new name for my rabbit: Rocky": a
+# headline naming a slot, then its value after a colon (or "is" after a new name).
+_HEAD_AT = r"(?:^|(?<=[,;:!—–])\s*|(?<=\s-)\s+|\b(?:and|so|also|ok|okay|btw|plus|oh)\s+)"
+_HEAD_SEP = r"\s*(?:[:=—–]|\s-)\s*"
+_HEADLINES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "favourite",
+        re.compile(
+            _HEAD_AT
+            + r"(?:my\s+)?(?:(?P<new>new|current|latest|all[-\s]time|absolute|top|ultimate)\s+)*"
+            + _FAV
+            + r"\s+(?P<thing>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?)"
+            + r"(?:"
+            + _HEAD_SEP
+            # "is" only after "new": "new favourite colour is teal", not "favourite tunes is enough"
+            + r"|(?(new)\s+is\s+(?:now\s+)?|(?!)))(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "lives_in",
+        re.compile(
+            _HEAD_AT
+            + r"(?:my\s+)?(?:new|current)\s+(?:city|town|home(?:town)?|address|country|base|"
+            r"location|digs)(?:\s*,?\s*new\s+(?:me|life|start|adventure|chapter))?"
+            + _HEAD_SEP
+            + r"(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "works_at",
+        re.compile(
+            _HEAD_AT
+            + r"(?:my\s+)?(?:new|current)\s+(?:(?:job|employer|company|workplace|gig)"
+            + _HEAD_SEP
+            + r"|(?:job|role|position|gig)\s+(?:at|with)\s+)(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "name_of",
+        re.compile(
+            _HEAD_AT
+            + r"(?:(?:the|a)\s+)?new\s+name\s+for\s+(?:my|our|the)\s+(?:[a-z]+\s+)?(?P<pet>"
+            + _PETS
+            + r")(?:"
+            + _HEAD_SEP
+            + r"|\s+is\s+)(?=(?P<rest>\S.*))",
+            re.IGNORECASE,
+        ),
+    ),
+]
+
+
+@_rule
+def _headline(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
+    for kind, rx in _HEADLINES:
+        for m in rx.finditer(sentence):
+            rest = m["rest"]
+            if kind == "favourite":
+                value = _third_person(_unhedge(_clause(rest))[1])
+                f = _favourite_fact(m.start(), sp, m["thing"], value, "is")
+                if f:
+                    yield f
+            elif kind == "lives_in":
+                place = _place(rest, proper=True)
+                if place and not _TRIP.search(sentence):
+                    yield _lives_fact(m.start(), sp, place)
+            elif kind == "works_at":
+                org = _weak_org(rest, "proper", sentence, (m.start(), m.end()))
+                if org:
+                    yield _works_fact(m.start(), sp, "at", org)
+            else:
+                name = _name_value(rest, capitalised=True)
+                if name and _name_ok(name):
+                    yield _name_of_fact(m.start(), sp, m["pet"], name)
+
+
+# What "it" stands for in "I used to hate curry but I love it now", "Tried goulash again last
+# week and now I love it", "changed my mind about tofu, I like it now".
+_NP_WORDS = r"(?P<x>[\w'-]+(?:\s+[\w'-]+){0,3}?)"
+_IT_SOURCES = [
+    re.compile(
+        r"\bused\s+to\s+(?:really\s+)?(?:like|love|hate|dislike|enjoy|loathe|detest|adore|"
+        r"(?:not\s+)?(?:like|stand)|can't\s+stand)\s+"
+        + _NP_WORDS
+        + r"(?=\s*(?:[,;]|$)|\s+(?:but|and|so|then)\b)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:tried|tasted|had|ate|drank|gave)\s+"
+        + _NP_WORDS
+        + r"\s+(?:again|another\s+(?:go|try|"
+        r"chance|shot)|a\s+(?:second\s+|another\s+)?(?:go|try|chance|shot)|for\s+the\s+first\s+time)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bchanged\s+my\s+mind\s+(?:about|on)\s+"
+        + _NP_WORDS
+        + r"(?=\s*(?:[,;:]|$)|\s+(?:but|and|so)\b)",
+        re.IGNORECASE,
+    ),
+]
+
+
+def _it_source(sentence: str, end: int) -> str | None:
+    """The food or thing an "it" at ``end`` stands for, from earlier in the sentence."""
+    found = [m for rx in _IT_SOURCES for m in rx.finditer(sentence, 0, end)]
+    if not found:
+        return None
+    x = max(found, key=lambda m: m.start())["x"]
+    x = strip_time_expressions(x) if find_time_windows(x, _PROBE_REF) else x
+    x = _third_person(_TRAILING_FILLER.sub("", x).strip(" ,"))
+    words = _words(x)
+    if not words or words[0] in _PRONOUN_FIRST or any(w in _NP_BAD for w in words):
+        return None
+    if _PERSON_WORDS.search(x) or words[0] in _VAGUE_DETERMINERS:
+        return None
+    return x
 
 
 _LIKE_VERB = r"(?P<verb>like|love|enjoy|prefer|adore|hate|dislike|detest|loathe)"
@@ -1869,9 +2741,11 @@ def _like_key(obj: str, *, prefer: bool = False) -> str | None:
 
 
 @_rule
-def _likes(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _likes(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _LIKE_RE.finditer(sentence):
         obj = _third_person(_clause(m["rest"]))
+        if _words(obj) in (["it"], ["them"]):
+            obj = _it_source(sentence, m.start()) or obj  # "I used to hate curry but I love it now"
         if not _ok_value(obj):
             continue
         key = _like_key(obj, prefer=(m["verb"] or "").lower() == "prefer")
@@ -1923,6 +2797,24 @@ _INTENSIFIERS = (
 # Statements of a stance besides "I like / love / hate X": (pattern, value). The object is
 # ``rest``; ``verb`` (when present) decides the value instead ("started to hate").
 _STANCE_RES: list[tuple[re.Pattern[str], str]] = [
+    # "I've never liked X", "I never cared for X" (not "... until I tried it", "... but now")
+    (
+        re.compile(
+            rf"{_PRE_HAVE}never\s+(?:really\s+|much\s+|ever\s+)?(?:liked|enjoyed|cared\s+for|"
+            r"been\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|(?:really\s+)?into|keen\s+on|fond\s+of))\s+",
+            re.IGNORECASE,
+        ),
+        "no",
+    ),
+    # "I've always loved X", "I've always hated X"
+    (
+        re.compile(
+            rf"\bi{_HAVE}\s+(?:(?:honestly|really|just)\s+)?always\s+(?:really\s+)?"
+            r"(?P<verb>liked|loved|enjoyed|adored|hated|disliked|detested|loathed)\s+",
+            re.IGNORECASE,
+        ),
+        "yes",
+    ),
     (re.compile(rf"{_PRE_HAVE}(?:come|came)\s+(?:round|around)\s+to\s+", re.I), "yes"),
     (
         re.compile(
@@ -1946,6 +2838,16 @@ _STANCE_RES: list[tuple[re.Pattern[str], str]] = [
         "yes",
     ),
     (re.compile(rf"{_PRE_HAVE}(?:fallen|fell)\s+in\s+love\s+with\s+", re.I), "yes"),
+    # "I've developed a taste for X", "I've become a big fan of X", "I'm big on X"
+    (
+        re.compile(
+            rf"{_PRE_HAVE}(?:developed|acquired|got)\s+(?:a|quite\s+a)\s+(?:real\s+)?taste\s+for\s+"
+            rf"|{_PRE_HAVE}become\s+(?:a\s+)?(?:(?:big|huge|real|massive)\s+)?fan\s+of\s+"
+            rf"|{_PRE_AM}(?:really\s+)?big\s+on\s+",
+            re.IGNORECASE,
+        ),
+        "yes",
+    ),
     (re.compile(rf"{_PRE_HAVE}(?:really\s+)?warmed\s+(?:up\s+)?to\s+", re.I), "yes"),
     (
         re.compile(
@@ -1958,7 +2860,7 @@ _STANCE_RES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             rf"{_I_AM}\s+(?:not|no\s+longer)\s+(?:(?:really|very|that|too|particularly|so|all\s+"
             r"that|exactly|remotely)\s+)?(?:keen\s+on|fond\s+of|into|crazy\s+about|obsessed\s+"
-            r"with|a\s+fan\s+of)\s+",
+            r"with|a\s+fan\s+of|(?:a\s+)?big\s+on)\s+",
             re.IGNORECASE,
         ),
         "no",
@@ -1985,6 +2887,41 @@ _STANCE_RES: list[tuple[re.Pattern[str], str]] = [
         "no",
     ),
 ]
+_NEVER_UNTIL = re.compile(
+    r"\b(?:but|until|till|now|any\s*more|these\s+days|before|as\s+a\s+(?:kid|child|teenager)|"
+    r"growing\s+up|then|changed)\b",
+    re.IGNORECASE,
+)
+# "I could eat X every day": a liking.
+_COULD_EAT_RE = re.compile(
+    r"\bi\s+could\s+(?:(?:honestly|happily|literally|easily|probably|seriously)\s+)?"
+    r"(?P<v>eat|have|drink|live\s+on|live\s+off)\s+(?P<x>[^,;.!?]+?)\s+(?P<when>every\s+(?:single\s+)?"
+    r"(?:day|meal|night|week)|all\s+day(?:\s+long)?|forever|daily|for\s+every\s+meal|"
+    r"for\s+(?:breakfast,\s+)?lunch\s+and\s+dinner)\b",
+    re.IGNORECASE,
+)
+# "Sushi: love it", "olives - can't stand them" (a "?" before is read as a colon, see
+# _join_fragments)
+_NP_STANCE_RE = re.compile(
+    r"^\s*(?P<x>[^,:;—–?!.]{1,40}?)\s*(?:[:—–]|\s-)\s+(?:i\s+)?(?:(?:really|absolutely|totally|just|"
+    r"honestly|still)\s+)*(?P<verb>love|adore|like|enjoy|hate|detest|loathe|can't\s+stand|"
+    r"don't\s+(?:really\s+)?like|can't\s+get\s+enough\s+of)\s+(?:it|them)\b",
+    re.IGNORECASE,
+)
+# "I used to like beer but not anymore", "used to hate tofu, not any more"
+_USED_TO_NOT_RE = re.compile(
+    r"(?:\bi\s+|^)used\s+to\s+(?:really\s+)?(?P<verb>like|love|enjoy|adore|hate|dislike|detest|loathe)"
+    r"\s+(?P<x>[^,;.!?]+?)\s*,?\s+(?:but\s+)?(?:(?:not|no\s+longer)|(?:i\s+)?(?:don't|do\s+not))\s+"
+    r"(?:any\s*more|any\s+longer|these\s+days|now|so\s+much)\b",
+    re.IGNORECASE,
+)
+# "Ugh, burritos, no thanks" (a full stop after the noun is read as a comma, see _join_fragments)
+_UGH_RE = re.compile(
+    r"^\s*(?:ugh+|urgh+|eww*|yuck|yuk|blech|bleh|bleugh|gross|nope)\b[\s,!.]+(?P<x>[^,.!?;]{1,40}?)"
+    r"[\s,.!]+(?:no\s+thanks|no\s+thank\s+you|hard\s+pass|pass|never\s+again|not\s+for\s+me|"
+    r"no\s+way)\b",
+    re.IGNORECASE,
+)
 # Objects that make these idioms something else ("I'm over the moon", "I went off to Paris").
 _STANCE_NOT_OBJECT = re.compile(
     r"^(?:to|on|at|with|in|into|for|and|about|the\s+(?:moon|rails|grid|deep\s+end|road|radar|"
@@ -2017,7 +2954,8 @@ _STANCE_AFTER_RES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"(?:\s+(?:is|are|has\s+always\s+been|have\s+always\s+been|has\s+become|"
             r"have\s+become|became)|'s)\s+(?:(?:really|totally|definitely|very\s+much|so|more|now|"
-            r"still|absolutely|kind\s+of|kinda|just)\s+)*my\s+(?:thing|jam|cup\s+of\s+tea)\b",
+            r"still|absolutely|kind\s+of|kinda|just)\s+)*(?:my\s+(?:thing|jam|cup\s+of\s+tea|"
+            r"(?:(?:biggest|secret|guilty)\s+)+pleasure)|a\s+guilty\s+pleasure(?:\s+of\s+mine)?)\b",
             re.IGNORECASE,
         ),
         "yes",
@@ -2034,9 +2972,56 @@ _STANCE_AFTER_RES: list[tuple[re.Pattern[str], str]] = [
 _STANCE_AFTER_RES += [
     (
         re.compile(
+            r"(?:\s+(?:just|really|simply|honestly|definitely|totally))?"
             r"(?:\s+(?:is|are)\s+(?:just\s+|really\s+|simply\s+|definitely\s+)?not|\s+isn't|"
             r"\s+aren't|'s\s+not)\s+(?:really\s+|just\s+|quite\s+)?for\s+me\b"
             r"(?=\s*(?:$|[,;.!]|(?:\s+(?:any\s*more|these\s+days|now|either|sadly|though))+\s*(?:$|[,;.!])))",
+            re.IGNORECASE,
+        ),
+        "no",
+    ),
+]
+# "falafel is disgusting (imo)", "risotto makes me feel sick": a taste, said of a bare noun
+# (not "the / this / my ..."), in the present tense.
+_TASTE_AFTER_RES: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"(?:\s+(?:is|are)|'s|'re)\s+(?:(?:just|so|absolutely|totally|really|honestly|pretty|"
+            r"frankly|truly|utterly|completely|kind\s+of|kinda|super)\s+)*"
+            r"(?P<adj>disgusting|gross|revolting|vile|nasty|yucky|rank|foul|inedible|overrated)\b",
+            re.IGNORECASE,
+        ),
+        "no",
+    ),
+    (
+        re.compile(
+            r"\s+(?:tastes?|smells?)\s+(?:(?:just|so|absolutely|really|pretty)\s+)*"
+            r"(?P<adj>disgusting|gross|revolting|vile|nasty|awful|horrible|terrible|foul)\b",
+            re.IGNORECASE,
+        ),
+        "no",
+    ),
+    (
+        re.compile(
+            r"\s+tastes?\s+(?:(?:just|so|absolutely|really|pretty|incredibly)\s+)*"
+            r"(?P<adj>amazing|great|incredible|delicious|wonderful|heavenly|so\s+good)\b",
+            re.IGNORECASE,
+        ),
+        "yes",
+    ),
+    (
+        re.compile(
+            r"(?:\s+(?:is|are)|'s|'re)\s+(?:(?:just|so|absolutely|totally|really|honestly|pretty|"
+            r"truly|super|incredibly)\s+)*(?P<adj>delicious|yummy|tasty|scrumptious|delish)\b"
+            r"(?!\s+(?:is|was|has|in|at|of|for|to)\b)",
+            re.IGNORECASE,
+        ),
+        "yes",
+    ),
+    (
+        re.compile(
+            r"\s+(?:just\s+|really\s+|always\s+|now\s+)*makes?\s+me\s+(?:feel\s+)?(?:so\s+|really\s+)?"
+            r"(?:sick|ill|nauseous|queasy|gag|want\s+to\s+(?:gag|throw\s+up|puke))\b",
             re.IGNORECASE,
         ),
         "no",
@@ -2101,8 +3086,14 @@ def _stances(sentence: str, sp: _Speaker) -> Iterator[_Fact]:
             key = _like_key(obj)
             if key is None:
                 continue
+            if " never " in f" {m.group(0).lower()} " and _NEVER_UNTIL.search(rest):
+                continue  # "I never liked olives until I tried them in Greece"
+            if " always " in f" {m.group(0).lower()} " and _NEVER_UNTIL.search(rest):
+                continue  # "I've always hated olives, but now I love them"
+            if re.search(r"\b(?:never|always)\b", m.group(0), re.I) and _PERSON_WORDS.search(obj):
+                continue  # "I've never liked my boss": a person, no taste
             verb = (m.groupdict().get("verb") or m.groupdict().get("ing") or "").lower()
-            stance = "no" if verb.startswith(("hat", "dislik")) else value
+            stance = "no" if verb.startswith(("hat", "dislik", "detest", "loath")) else value
             said = _says(m.group(0))
             content = (
                 f"For {sp.display}, {said} {obj}."
@@ -2131,6 +3122,82 @@ def _stances(sentence: str, sp: _Speaker) -> Iterator[_Fact]:
             said = re.sub(r"\bmy\b", sp.possessive, said)
             sep = "" if said.startswith("'") else " "
             yield _fact(got[0], f"likes:{key}", value, f"{_cap(np)}{sep}{said}.")
+    for m in _COULD_EAT_RE.finditer(sentence):
+        if any(w in _HYPOTHETICAL or w in ("were", "unless") for w in _words(sentence[m.end() :])):
+            continue  # "I could eat pizza every day if I were rich"
+        obj = _third_person(_clause(m["x"]))
+        key = _like_key(obj) if _ok_value(obj, max_words=4) else None
+        if key is not None and not any(w in _NP_BAD for w in _words(obj)):
+            said = f"could {' '.join(m['v'].lower().split())} {obj} {m['when'].lower()}"
+            yield _fact(m.start(), f"likes:{key}", "yes", f"{sp.display} {said}.")
+    for m in _NP_STANCE_RE.finditer(sentence):
+        obj = _third_person(m["x"].strip())
+        words = _words(obj)
+        if not words or len(words) > 3 or any(w in _NP_BAD for w in words):
+            continue
+        if words[0] in _PRONOUN_FIRST or words[0] in _NOT_PROPER or _PERSON_WORDS.search(obj):
+            continue
+        if _proper(obj) and len(words) > 1:
+            continue  # "Tom Smith - love him"
+        key = _like_key(obj)
+        if key is not None:
+            verb = " ".join(m["verb"].lower().split())
+            value = (
+                "no"
+                if verb in ("hate", "detest", "loathe", "can't stand") or "don't" in verb
+                else "yes"
+            )
+            shown = obj[:1].lower() + obj[1:] if len(words) == 1 else obj
+            says = {"don't like": "does not like", "don't really like": "does not really like"}.get(
+                verb, verb if verb.startswith("can't") else _THIRD_VERB.get(verb, verb)
+            )
+            yield _fact(m.start("x"), f"likes:{key}", value, f"{sp.display} {says} {shown}.")
+    for m in _USED_TO_NOT_RE.finditer(sentence):
+        obj = _third_person(_clause(m["x"]))
+        key = _like_key(obj) if _ok_value(obj) else None
+        if key is None or _PERSON_WORDS.search(obj) or _proper(obj):
+            continue  # "I used to like Tom but not anymore": a person
+        verb = m["verb"].lower()
+        was_negative = verb in _NEGATIVE_VERBS
+        says = "no longer dislikes" if was_negative else f"no longer {_THIRD_VERB[verb]}"
+        yield _fact(
+            m.start(),
+            f"likes:{key}",
+            "yes" if was_negative else "no",
+            f"{sp.display} {says} {obj}.",
+        )
+    for m in _UGH_RE.finditer(sentence):
+        obj = _third_person(m["x"].strip())
+        words = _words(obj)
+        if not words or len(words) > 4 or any(w in _NP_BAD for w in words):
+            continue
+        if _PERSON_WORDS.search(obj) or words[0] in _VAGUE_DETERMINERS or _proper(obj):
+            continue  # "Ugh, Tom. No thanks.": a person
+        key = _like_key(obj)
+        if key is not None:
+            yield _fact(m.start("x"), f"likes:{key}", "no", f"{sp.display} does not like {obj}.")
+    for rx, value in _TASTE_AFTER_RES:
+        for m in rx.finditer(sentence):
+            got = _np_before(sentence, m.start())
+            if not got or _PERSON_WORDS.search(got[1]):
+                continue  # "my boss makes me sick"
+            initial = got[0] == 0 and len(got[1].split()) == 1  # "Falafel is gross."
+            if _proper(got[1]) and not initial:
+                continue  # "..., Tom is gross": a person
+            if _words(got[1])[0] in _VAGUE_DETERMINERS | {"the"} or len(_words(got[1])) > 3:
+                continue  # "the parcel is gross", "this soup is delicious": one thing, no taste
+            np = _third_person(got[1])
+            key = _like_key(np)
+            if key is None:
+                continue
+            adj = m.groupdict().get("adj")
+            shown = np if got[0] != 0 or len(np.split()) > 1 else np[:1].lower() + np[1:]
+            if adj:
+                content = f"{sp.display} finds {shown} {' '.join(adj.lower().split())}."
+            else:
+                said = re.sub(r"\bme\b", sp.display, " ".join(m.group(0).split()))
+                content = f"{_cap(np)} {said}."
+            yield _fact(got[0], f"likes:{key}", value, content)
 
 
 _HAS_RE = re.compile(
@@ -2177,7 +3244,7 @@ def _singular(noun: str) -> str:
 
 
 @_rule
-def _has(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _has(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _HAS_RE.finditer(sentence):
         rest = m["rest"] if m["rest"] is not None else m["rest2"]
         body = _clause(rest)
@@ -2218,7 +3285,7 @@ _ALLERGY_CLAUSE_END = re.compile(
 
 
 @_rule
-def _allergic(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _allergic(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _ALLERGIC_RE.finditer(sentence):
         end = _ALLERGY_CLAUSE_END.search(m["rest"])
         body = m["rest"][: end.start()] if end else m["rest"]
@@ -2262,7 +3329,7 @@ def _day_value(text: str, ref: datetime | None) -> tuple[str, str] | None:
 
 
 @_rule
-def _birthday(sentence: str, sp: _Speaker, ref: datetime | None) -> Iterator[_Fact]:
+def _birthday(sentence: str, sp: _Speaker, ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _BIRTHDAY_RE.finditer(sentence):
         raw = _clause(m["rest"] if m["rest"] is not None else m["born"], keep_time=True)
         if m["born"] is not None and _YEAR_RE.match(raw):
@@ -2294,7 +3361,7 @@ _AGE_RE = re.compile(
 
 
 @_rule
-def _age(sentence: str, sp: _Speaker, _ref: datetime | None) -> Iterator[_Fact]:
+def _age(sentence: str, sp: _Speaker, _ref: datetime | None, _msg: str) -> Iterator[_Fact]:
     for m in _AGE_RE.finditer(sentence):
         n = m["n"] or m["t"]
         if 1 <= int(n) <= 120:
@@ -2810,16 +3877,61 @@ def _sentence_spans(text: str) -> Iterator[tuple[int, str]]:
         yield cursor, sentence
 
 
+# "Favourite colour? Beige, easily.": a headline asked and answered by the speaker.
+_FAV_ASKED = re.compile(
+    r"(?:^|(?<=[.!\n])\s*)(?:my\s+)?(?:(?:new|current|all[-\s]time|absolute)\s+)?"
+    + _FAV
+    + r"\s+[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?\s*(?P<q>\?)[ \t]+(?P<a>[^.!?\n]{1,60})"
+    r"(?P<end>[.!?\n]|$)",
+    re.IGNORECASE,
+)
+# "Sushi? Love it!": a noun asked and answered by the speaker.
+_STANCE_ASKED = re.compile(
+    r"(?:^|(?<=[.!\n])[ \t]*)[A-Za-z][\w' -]{0,30}?[ \t]*(?P<q>\?)[ \t]+(?=(?:i\s+)?(?:(?:really|"
+    r"absolutely|totally|just|honestly)\s+)?(?:love|adore|like|enjoy|hate|detest|loathe|can't\s+stand|"
+    r"don't\s+like|can't\s+get\s+enough\s+of)\s+(?:it|them)\b)",
+    re.IGNORECASE,
+)
+# "Ugh, burritos. No thanks.": the noun and the refusal belong together.
+_UGH_SPLIT = re.compile(
+    r"\b(?:ugh+|urgh+|eww*|yuck|yuk|blech|bleh|bleugh|gross|nope)\b[\s,!]+[^,.!?;\n]{1,40}?"
+    r"(?P<stop>[.!]+)(?=\s+(?:no\s+thanks|no\s+thank\s+you|hard\s+pass|pass|never\s+again|"
+    r"not\s+for\s+me|no\s+way)\b)",
+    re.IGNORECASE,
+)
+
+
+def _join_fragments(text: str) -> str:
+    """``text`` with two fragments that make one statement joined (same length): "Favourite
+    colour? Blue." reads "Favourite colour: Blue.", "Ugh, burritos. No thanks" one sentence."""
+    chars = list(text)
+    for m in _FAV_ASKED.finditer(text):
+        answer = _words(m["a"])
+        if m["end"] == "?" or not answer or answer[0] in _QUESTION_OPENERS:
+            continue  # "Favourite colour? What's yours?"
+        if answer[0] in {"you", "your", "yours", "mine", "hmm", "um", "idk", "dunno", "not"}:
+            continue
+        chars[m.start("q")] = ":"
+    for m in _STANCE_ASKED.finditer(text):
+        chars[m.start("q")] = ":"
+    for m in _UGH_SPLIT.finditer(text):
+        for i in range(m.start("stop"), m.end("stop")):
+            chars[i] = ","
+    return "".join(chars)
+
+
 def _semantic_and_events(
     text: str, sp: _Speaker, ts: datetime | None, index: int
 ) -> Iterator[tuple[int, Extracted]]:
+    original, text = text, _join_fragments(text)
     for offset, sentence in _sentence_spans(text):
         if _is_question(sentence):
             continue
-        details = _cut(sentence, 20_000)
+        end = offset + len(sentence)
+        details = _cut(original[offset:end] if text[offset:end] == sentence else sentence, 20_000)
         said, back = _with_subjects(sentence)
         for rule in _RULES:
-            for f in rule(said, sp, ts):
+            for f in rule(said, sp, ts, text):
                 if _blocked(said, f.start):
                     continue
                 f = replace(f, start=back(f.start))
@@ -2937,8 +4049,41 @@ def extract(messages: Sequence[Message], *, user_label: str | None = None) -> li
         elif role in _ASSISTANT_ROLES:
             items.extend(_shared(text, _ASSISTANT, last_user.subject, ts, index))
         items.sort(key=lambda p: p[0])
-        out.extend(item for _, item in items)
+        out.extend(_without_named_old([item for _, item in items], text))
     return _dedupe(out)
+
+
+# Slots with one value at a time, and the words that mark a value as the one left behind.
+_SINGLE_VALUED = re.compile(r"^(?:lives_in|works_at|name_of:.+|favourite:.+)$")
+_OLD_MARK = (
+    r"\b(?:left|leaving|from|quit|quitting|no\s+longer(?:\s+(?:at|in|with|called|named))?|"
+    r"not\s+(?:at|in|with|called|named)|isn't|wasn't|used\s+to\s+be(?:\s+(?:at|in|called|named))?|"
+    r"was(?:\s+(?:at|in|called|named))?|ex-?|former(?:ly)?|old)\s+(?:the\s+)?"
+)
+
+
+def _without_named_old(items: list[Extracted], text: str) -> list[Extracted]:
+    """A message's extractions without a single-valued slot's value that the message names as
+    the old one when it gives the slot another value too ("I left Acme and joined Globex")."""
+    values: dict[str, set[str]] = {}
+    for x in items:
+        if x.memory_type == SEMANTIC and x.attribute and _SINGLE_VALUED.match(x.attribute):
+            values.setdefault(x.attribute, set()).add(x.value or "")
+    if all(len(v) < 2 for v in values.values()):
+        return items
+    low = " ".join(text.translate(_APOSTROPHES).lower().split())
+    named_old: dict[str, bool] = {}
+
+    def old(x: Extracted) -> bool:
+        if x.memory_type != SEMANTIC or len(values.get(x.attribute or "", ())) < 2:
+            return False
+        value = x.value or ""
+        if value not in named_old:
+            mark = re.search(_OLD_MARK + re.escape(value) + r"\b", low)
+            named_old[value] = mark is not None
+        return named_old[value]
+
+    return [x for x in items if not old(x)]
 
 
 def redact(messages: Sequence[Message]) -> list[str]:

@@ -1055,8 +1055,10 @@ def test_favourite_spellings_give_one_slot_and_a_uk_content():
         "It's my favourite colour.",
         "Honestly, it's my favourite.",
         "If blue is my favourite colour, why do I wear red?",
-        "If I had to pick, my favourite colour would be maroon.",
         "Blue has become my favourite colour?",
+        # "would be" only after "if I had to pick": else a condition
+        "My favourite colour would be red if I were braver.",
+        "If I lived in Rome my favourite food would be pasta.",
     ],
 )
 def test_favourite_limits(text):
@@ -1234,3 +1236,443 @@ def test_old_and_new_phrasings_fill_the_same_slot_and_supersede(old, new, attrib
 
     verdict = decide(fact(after), [Neighbour("old", fact(before), 0.5)])
     assert verdict.decision is Decision.SUPERSEDE
+
+
+# --- more constructions: appositions, headlines, renamings, old and new values --------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # stayed where they were born
+        ("born and raised in Osaka and still here lol", "osaka"),
+        ("Born and bred in Leeds, still live here.", "leeds"),
+        ("I was born and raised in Porto and I'm still here.", "porto"),
+        ("Grew up in Cork and never left lol", "cork"),
+        # a home of the household's, or "my place in X" as a subject
+        ("we've got a flat in Melbourne, near the station", "melbourne"),
+        ("We have a little house in Ghent, five minutes from the canal.", "ghent"),
+        ("I've got an apartment in Lyon near the river.", "lyon"),
+        ("my place in Mexico City is tiny but the rent is ok", "mexico city"),
+        ("My apartment in Seoul is so small lol", "seoul"),
+        ("our house in Utrecht has a garden", "utrecht"),
+        ("New flat in Dublin is great.", "dublin"),
+        # "I'm in X" given as background, "we're in X now", "currently"
+        ("so I'm in Madrid, if that matters for the recommendations", "madrid"),
+        ("I'm in Toronto btw, for context.", "toronto"),
+        ("I'm in Perth, so the time zone is weird for you.", "perth"),
+        ("we packed up and left Melbourne, we're in Budapest now", "budapest"),
+        ("We're in Valencia these days.", "valencia"),
+        ("I'm currently in Madrid.", "madrid"),
+        # moving from A to B: B
+        ("Moved from Rotterdam to Tokyo last week, the neighbourhood is lovely", "tokyo"),
+        ("Relocated from Oslo to Bergen in March.", "bergen"),
+        ("I moved to Tokyo from Rotterdam.", "tokyo"),
+        ("We moved from London to Berlin to be near my sister.", "berlin"),
+        ("We finally made the move to Porto.", "porto"),
+        ("Since moving to Oslo I've been cycling more.", "oslo"),
+        # identity with a place
+        ("I'm a Rotterdam girl through and through", "rotterdam"),
+        ("I'm a Glasgow lad through and through.", "glasgow"),
+        ("I'm a proud Leeds local.", "leeds"),
+        ("I'm a Lisbon-based designer.", "lisbon"),
+        ("I'm Berlin-based.", "berlin"),
+        # headlines
+        ("new city new me: Lisbon 🎉", "lisbon"),
+        ("new home: Hamburg!", "hamburg"),
+        ("New city, new life: Auckland", "auckland"),
+        # emoji are no part of a place
+        ("I live in Lisbon 🎉", "lisbon"),
+    ],
+)
+def test_lives_in_in_more_words(text, value):
+    assert slot_of(text, "lives_in") == [value], slots(run(text))
+    assert_valid(run(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # trips, holiday homes, homes of others, the past
+        "I'm in Paris for the weekend, if that matters.",
+        "I'm in Tokyo next week, if that helps.",
+        "FYI I'm in Paris.",
+        "We have a flat in Rome for the holidays.",
+        "We rent a flat in Rome for the summer.",
+        "We also have a flat in Rome.",
+        "We've got a flat in Rome too.",
+        "We've got a flat in Rome that we rent out.",
+        "We got a flat in Rome for the week.",
+        "My parents have a house in Spain.",
+        "My sister's place in Rome is tiny.",
+        "My flat in Paris was lovely.",
+        "My house in Leeds is for sale.",
+        "I miss my flat in Paris.",
+        "The new house in Bristol we viewed was lovely.",
+        "New flat in Dublin for my sister is great.",
+        "We're in Rome now for the wedding.",
+        "We're in Rome this week.",
+        "We're in trouble now.",
+        "I'm currently in a meeting.",
+        "I'm currently in Rome for work.",
+        # born there, but gone or a third party's
+        "Born and raised in Osaka, but I left years ago.",
+        "My sister was born and raised in Osaka and still lives there.",
+        "I grew up in Leeds and never left the house that day.",
+        # "X girl" with no "through and through", a brand, or "at heart"
+        "I'm a Paris girl at heart.",
+        "I'm a Marvel girl through and through.",
+        "I'm a Nike guy through and through.",
+        # a move of something else, a third party's move, a plan
+        "My sister moved from Paris to Rome.",
+        "We moved from Slack to Teams.",
+        "I moved from marketing to sales.",
+        "After moving to Oslo next year I'll buy a boat.",
+        "Since my sister moved to Oslo I visit a lot.",
+        # an organisation is no place
+        "I've moved over to Evergreen Health.",
+        "Do you have a flat in Rome?",
+        "If we had a flat in Rome, I'd visit more.",
+    ],
+)
+def test_lives_in_more_limits(text):
+    assert slot_of(text, "lives_in") == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # "I'm at X" with years there, "now at X", a job word in another sentence
+        ("i'm at Globex, been there about three years", "globex"),
+        ("I switched jobs in the spring, now at Lumen Analytics", "lumen analytics"),
+        ("Switched companies, now at Fabrikam.", "fabrikam"),
+        ("new job! i'm at Soylent as of this week", "soylent"),
+        ("Got hired! I'm at Initech as of Monday.", "initech"),
+        # "<job> with X"
+        ("I'm a software engineer with Soylent", "soylent"),
+        ("I'm a data scientist with Contoso.", "contoso"),
+        # work mentioned with its place
+        ("work's been hectic at Northwind Traders lately", "northwind traders"),
+        ("Work has been crazy busy at Globex this month.", "globex"),
+        ("long day at Pied Piper today, the usual", "pied piper"),
+        ("Another hectic shift at Summit Bank.", "summit bank"),
+        ("My manager at Initech is great.", "initech"),
+        ("our team at Fabrikam is growing", "fabrikam"),
+        ("my colleagues at Hooli are lovely", "hooli"),
+        ("i do data analysis for Fabrikam", "fabrikam"),
+        ("I do backend work for Initech.", "initech"),
+        ("I work in sales at Globex.", "globex"),
+        ("I work on the payments team at Hooli.", "hooli"),
+        ("I'm on the design team at Initech.", "initech"),
+        ("I've worked at Fabrikam since 2019.", "fabrikam"),
+        ("My company, Globex, is hiring.", "globex"),
+        ("I'm officially a Globex employee!", "globex"),
+        # starting there (a job word or an organisation's name)
+        ("handed in my notice, starting at Evergreen Health on monday", "evergreen health"),
+        ("Resigned last week, I'm starting at Hooli next month.", "hooli"),
+        ("I start at Globex on Monday, new job!", "globex"),
+        # moves and switches to an employer
+        ("Quick update: I've moved over to Evergreen Health", "evergreen health"),
+        ("I changed jobs from Initech to Globex.", "globex"),
+        ("I left Initech for Vandelay Industries.", "vandelay industries"),
+        # headlines
+        ("new job: Contoso", "contoso"),
+        ("Quick update - new job at Globex", "globex"),
+        ("New job at Pied Piper starts Monday!", "pied piper"),
+    ],
+)
+def test_works_at_in_more_words(text, value):
+    assert slot_of(text, "works_at") == [value], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm at Disneyland, been here two days.",
+        "I'm at Google, been here two hours.",
+        "Long day at Disneyland, the kids loved it.",
+        "Long day at Disneyland, work tomorrow.",
+        "Long day at the beach today.",
+        "We landed, now at Heathrow.",
+        "Got the job! I'm at Nando's tonight to celebrate.",
+        "I'm a teacher with ten years of experience.",
+        "I quit my job at Initech.",
+        "I hated my job at Initech.",
+        "My old boss at Initech called.",
+        "My sister's boss at Initech is nice.",
+        "Our office at Canary Wharf is huge.",
+        "Work at Google must be fun.",
+        "Work's crazy at Christmas.",
+        "I also lost my job at Door Dash this month.",
+        "I do yoga for fun.",
+        "I do volunteer work for Oxfam.",
+        "I might be starting at Globex, new job maybe.",
+        "I'm starting at Harvard in the fall.",
+        "The show is starting at Madison Square Garden.",
+        "I've been with Tom for five years.",
+        "I've worked at Google before.",
+        "I'm a former Globex employee.",
+        "My employer, Globex, fired me.",
+        "I left London for Berlin, new job and all.",
+        "Applying for a new job at Globex.",
+        "My sister's new job at Globex is great.",
+        "New job: barista at Starbucks",
+    ],
+)
+def test_works_at_more_limits(text):
+    assert slot_of(text, "works_at") == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        # appositions: in brackets or dashes, with no comma, after "a <pet>,"
+        ("Coco (my cat) knocked everything off the shelf again", "name_of:cat", "coco"),
+        ("Luna (our cat) is asleep.", "name_of:cat", "luna"),
+        ("Biscuit (my puppy) chewed my shoe.", "name_of:puppy", "biscuit"),
+        ("My cat (Luna) is asleep.", "name_of:cat", "luna"),
+        ("taking Max my dog to the vet tomorrow", "name_of:dog", "max"),
+        ("walking Rex my dog in the rain", "name_of:dog", "rex"),
+        ("We have a little parrot, Smokey", "name_of:parrot", "smokey"),
+        ("I have a hamster, Gizmo.", "name_of:hamster", "gizmo"),
+        ("We've got a tortoise, Pixel, who is 40.", "name_of:tortoise", "pixel"),
+        ("Got a new puppy, Biscuit!", "name_of:puppy", "biscuit"),
+        ("Rex is my dog.", "name_of:dog", "rex"),
+        ("Rex is my dog's name.", "name_of:dog", "rex"),
+        # renamings with the new name in another clause or after a colon
+        ("renamed the cat last week, he's Bandit now", "name_of:cat", "bandit"),
+        ("We renamed the puppy, she's Pumpkin now.", "name_of:puppy", "pumpkin"),
+        ("oh and my dog isn't Max anymore, we call him Loki", "name_of:dog", "loki"),
+        ("My cat isn't Tom anymore, we call her Luna.", "name_of:cat", "luna"),
+        ("My cat used to be called Tom but now she's Luna.", "name_of:cat", "luna"),
+        ("My cat is no longer called Tom, she's Luna now.", "name_of:cat", "luna"),
+        ("Our dog was Rex but we changed his name to Max.", "name_of:dog", "max"),
+        ("I have a cat, she goes by Luna now.", "name_of:cat", "luna"),
+        ("My dog is great, his new name is Max.", "name_of:dog", "max"),
+        ("the kids decided the dog should be called Max, so that's his name now", "name_of:dog",
+         "max"),
+        ("The family decided the hamster would be called Ziggy.", "name_of:hamster", "ziggy"),
+        ("We decided to call the puppy Biscuit.", "name_of:puppy", "biscuit"),
+        ("we ended up changing the parrot's name to Daisy", "name_of:parrot", "daisy"),
+        ("we finally changed the dog's name to Buster", "name_of:dog", "buster"),
+        ("Went ahead and renamed my cat Oreo.", "name_of:cat", "oreo"),
+        ("The dog is now called Max.", "name_of:dog", "max"),
+        ("Max is the dog's new name.", "name_of:dog", "max"),
+        ("new name for my rabbit: Rocky", "name_of:rabbit", "rocky"),
+        ("The new name for our dog is Toby.", "name_of:dog", "toby"),
+        ("Anna (my sister) lives in Rome.", "name_of:sister", "anna"),
+    ],
+)  # fmt: skip
+def test_pet_names_in_more_words(text, attribute, value):
+    assert slot_of(text, attribute) == [value], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Max my dog is asleep.",
+        "I told Anna my dog is sick.",
+        "I showed Tom my cat.",
+        "Thanks Tom my dog and I loved it.",
+        "Rex (my friend's dog) is cute.",
+        "Rex (her dog) is cute.",
+        "My sister renamed the cat, he's Bandit now.",
+        "She renamed the cat last week, he's Bandit now.",
+        "My sister decided the dog should be called Rex.",
+        "The vet decided the dog should be called Rex.",
+        "We decided the dog should be called Rex but then changed our minds.",
+        "The kids want the dog to be called Max.",
+        "My cat is lovely, she's Persian.",
+        "I have a cat and she's Persian.",
+        "I have a dog, Labrador.",
+        "I have two cats, Luna and Milo.",
+        "My sister has a cat, she's called Luna.",
+        "Rex is my dog walker.",
+        "Rex is our neighbour's dog.",
+        "The dog next door is now called Max.",
+        "The dog is called Max.",
+        "My sister changed her name to Anna.",
+        "New name for the project: Apollo.",
+        "New name for my sister's cat: Luna.",
+        "I renamed the file, it's Report now.",
+    ],
+)
+def test_pet_name_more_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("name_of:")] == [], slots(
+        run(text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        ("new favorite color: coral", "favourite:colour", "coral"),
+        ("current favourite food: dumplings", "favourite:food", "dumplings"),
+        ("All-time favourite colour: navy.", "favourite:colour", "navy"),
+        ("New favourite food is pho.", "favourite:food", "pho"),
+        ("Favourite colour? beige, easily", "favourite:colour", "beige"),
+        ("Favourite food? Tacos, no contest.", "favourite:food", "tacos"),
+        ("My fave colour? Lavender.", "favourite:colour", "lavender"),
+        ("Favourite colour? I'd say blue.", "favourite:colour", "blue"),
+        ("since last month my fave colour has been teal", "favourite:colour", "teal"),
+        ("my favourite food has been ramen for a while now", "favourite:food", "ramen"),
+        ("My favourite colour's been green since spring.", "favourite:colour", "green"),
+        ("My favourite colour has been red for years but now it's blue.", "favourite:colour",
+         "blue"),
+        ("My favourite colour is no longer red, it's green.", "favourite:colour", "green"),
+        ("if I had to pick a favourite colour it'd be burgundy", "favourite:colour", "burgundy"),
+        ("If I had to choose a favourite food, it would be pho.", "favourite:food", "pho"),
+        ("If I had to pick, my favourite colour would be maroon.", "favourite:colour", "maroon"),
+        ("Blue has overtaken red as my favourite colour.", "favourite:colour", "blue"),
+        ("I changed my favourite colour to green.", "favourite:colour", "green"),
+    ],
+)  # fmt: skip
+def test_favourites_in_more_words(text, attribute, value):
+    assert slot_of(text, attribute) == [value], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Favourite colour? What's yours?",
+        "Favourite food? Hmm, hard to say.",
+        "What's your favourite colour? Blue?",
+        "Your favourite colour: blue, right?",
+        "My favourite colour: I don't have one.",
+        "plus favorite tunes is usually enough.",
+        "This is my favorite studio and it's always so calming.",
+        "Her new favourite colour is red.",
+        "My sister changed her favourite colour to green.",
+        "Blue has replaced red as the company colour.",
+    ],
+)
+def test_favourite_more_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("favourite:")] == [], slots(
+        run(text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value", "content"),
+    [
+        # a stance with "I'm" / "I" left out
+        ("Not into ramen these days", "ramen", "no", "Sam is not into ramen."),
+        ("not a fan of curry, sorry", "curry", "no", "Sam is not a fan of curry."),
+        ("Not a huge fan of cider.", "cider", "no", None),
+        ("Big tacos fan here", "tacos", "yes", "Sam is a fan of tacos."),
+        ("can't get enough of olives", "olives", "yes", "Sam can't get enough of olives."),
+        ("Can't stand olives.", "olives", "no", None),
+        ("Really enjoy kombucha.", "kombucha", "yes", None),
+        # the thing first
+        ("falafel is disgusting imo", "falafel", "no", "Sam finds falafel disgusting."),
+        ("Oysters are gross tbh.", "oysters", "no", None),
+        ("Pancakes are delicious.", "pancakes", "yes", "Sam finds pancakes delicious."),
+        ("Ramen tastes amazing.", "ramen", "yes", None),
+        ("kimchi just isn't for me", "kimchi", "no", "Kimchi just isn't for Sam."),
+        ("Coffee really isn't for me.", "coffee", "no", None),
+        ("honestly risotto makes me feel sick now", "risotto", "no",
+         "Risotto makes Sam feel sick."),
+        ("Chocolate is my guilty pleasure.", "chocolate", "yes", None),
+        ("Ugh, burritos. no thanks", "burritos", "no", "Sam does not like burritos."),
+        ("Eww, anchovies, hard pass.", "anchovies", "no", None),
+        ("Sushi? Love it!", "sushi", "yes", "Sam loves sushi."),
+        ("Olives - can't stand them.", "olives", "no", None),
+        # perfects with never / always, idioms
+        ("I've never liked spaghetti", "spaghetti", "no", "Sam has never liked spaghetti."),
+        ("I've never been a fan of whisky.", "whisky", "no", None),
+        ("I've always loved tea.", "tea", "yes", "Sam has always loved tea."),
+        ("I could have lasagne every day tbh", "lasagne", "yes",
+         "Sam could have lasagne every day."),
+        ("I'm not big on spicy food.", "spicy food", "no", None),
+        ("I've developed a taste for olives.", "olives", "yes", None),
+        ("I've become a big fan of kimchi.", "kimchi", "yes", None),
+        # "it" standing for the thing named before
+        ("I used to hate curry but I love it now", "curry", "yes", "Sam loves curry."),
+        ("Tried goulash again last week and now I love it", "goulash", "yes", None),
+        ("changed my mind about tofu, I like it now", "tofu", "yes", None),
+        ("I used to love oysters but now I can't stand it", "oysters", "no", None),
+        ("Gave kimchi another try and I really like it now.", "kimchi", "yes", None),
+        ("I used to like beer but not anymore.", "beer", "no", "Sam no longer likes beer."),
+        ("I used to hate tofu, not any more.", "tofu", "yes", None),
+    ],
+)  # fmt: skip
+def test_preferences_in_more_words(text, key, value, content):
+    assert slot_of(text, f"likes:{key}") == [value], slots(run(text))
+    fact = next(f for f in of_type(run(text), "semantic") if f.attribute == f"likes:{key}")
+    if content is not None:
+        assert fact.content == content
+    assert_valid([fact])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tom Smith is gross, honestly.",
+        "The soup is disgusting.",
+        "This is delicious.",
+        "My boss makes me sick.",
+        "Is pizza delicious?",
+        "Ugh, Tom. No thanks.",
+        "Ugh, my boss, no thanks",
+        "Ugh, I'm tired. No thanks.",
+        "Thanks - love it!",
+        "Tom Smith - love it.",
+        "Not into it.",
+        "Obsessed with this song.",
+        "Don't like it.",
+        "Don't you like tea",
+        "I never liked olives until I tried them in Greece.",
+        "I've always hated olives but now I love them.",
+        "I've never liked my boss.",
+        "I used to hate curry but my sister loves it.",
+        "My sister tried goulash and she loves it.",
+        "My sister used to like beer but not anymore.",
+        "I used to like Tom but not anymore.",
+        "I could eat a horse.",
+        "I could eat pizza every day if I were rich.",
+        "Don't like to complain, but the food was cold.",
+    ],
+)
+def test_preference_more_limits(text):
+    assert [a for a, _ in slots(run(text)) if a and a.startswith("likes:")] == [], slots(run(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute", "value"),
+    [
+        ("Moved from Rotterdam to Tokyo last week.", "lives_in", "tokyo"),
+        ("We relocated from Oslo to Bergen.", "lives_in", "bergen"),
+        ("I moved from Berlin, I live in Paris now.", "lives_in", "paris"),
+        ("I'm not in Berlin anymore, I'm in Paris now.", "lives_in", "paris"),
+        ("I lived in Paris. I left Paris. I live in Berlin now.", "lives_in", "berlin"),
+        ("I left Acme and joined Globex.", "works_at", "globex"),
+        ("I'm no longer at Initech, I work at Globex these days.", "works_at", "globex"),
+        ("Not at Initech any more, I work at Globex.", "works_at", "globex"),
+        ("Left Initech last month. Now at Globex, new role!", "works_at", "globex"),
+        ("I've been at Initech for years. Update: I left Initech, new job: Globex.", "works_at",
+         "globex"),
+        ("My old job at Initech was awful, my new job at Globex is great.", "works_at", "globex"),
+        ("My dog isn't Max anymore, we call him Loki.", "name_of:dog", "loki"),
+        ("We renamed the rabbit from Loki to Juno.", "name_of:rabbit", "juno"),
+        ("My favourite colour is no longer red, it's green.", "favourite:colour", "green"),
+        ("My favourite colour used to be red, now it's blue.", "favourite:colour", "blue"),
+    ],
+)  # fmt: skip
+def test_a_message_naming_old_and_new_values_gives_only_the_new_one(text, attribute, value):
+    assert [(a, v) for a, v in slots(run(text)) if a == attribute] == [(attribute, value)]
+
+
+def test_joined_fragments_keep_the_original_sentence_as_details():
+    (fact,) = of_type(run("Favourite colour? Beige, easily."), "semantic")
+    assert (fact.attribute, fact.value) == ("favourite:colour", "beige")
+    assert fact.fields["details"] == "Favourite colour? Beige, easily."
+    (dislike,) = of_type(run("Ugh, burritos. No thanks."), "semantic")
+    assert dislike.attribute == "likes:burritos"
+    assert dislike.fields["details"].startswith("Ugh, burritos. No thanks")
+
+
+def test_a_left_out_subject_after_a_negative_contraction_is_no_question():
+    assert slots(run("Can't stand mushrooms.")) == [("likes:mushrooms", "no")]
+    assert slots(run("Had falafel again yesterday and I hate it now.")) == [("likes:falafel", "no")]
+    assert slots(run("Can't you see I live in Rome")) == []
+    assert slots(run("Have you moved to Rome")) == []
