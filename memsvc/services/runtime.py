@@ -14,6 +14,7 @@ from memsvc.algorithms import hipporag
 from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
 from memsvc.models.llm import LLM
+from memsvc.models.registry import ModelRegistry
 from memsvc.security.vault import Vault
 from memsvc.store.db import Database
 
@@ -82,6 +83,7 @@ class Runtime:
     # simulation (bench/lifecycle.py) can run months of use in minutes.
     clock: Callable[[], datetime] = dataclasses.field(default=lambda: datetime.now(UTC))
     _vault: Vault | None = None
+    _models: ModelRegistry | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -92,6 +94,13 @@ class Runtime:
         if self._vault is None:
             self._vault = Vault.from_keys(self.settings.vault_keys_value)
         return self._vault
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The process's loaded local models (one instance each, within the memory budget)."""
+        if self._models is None:
+            self._models = ModelRegistry(self.settings.model_memory_budget_mb << 20)
+        return self._models
 
     @property
     def llm(self) -> LLM:
