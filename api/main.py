@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.routes import (
+    activation,
     admin,
     cubes,
     health,
@@ -115,7 +116,19 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (health, admin, cubes, memories, messages, links, search, jobs, usage, lifecycle):
+    for module in (
+        health,
+        admin,
+        cubes,
+        memories,
+        messages,
+        links,
+        search,
+        jobs,
+        usage,
+        lifecycle,
+        activation,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -633,3 +633,80 @@ class ContextOut(BaseModel):
     items: list[ContextItemOut]
     omitted: int = Field(description="Relevant memories left out for lack of budget.")
     truncated: bool = Field(description="Some item was cut to fit.")
+
+
+# --- activation (KV-cache) memory -------------------------------------------------------
+class ActivationIn(Model):
+    memory_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Exactly these memories (core blocks first); omitted: the cube's core "
+        "memory, then its strongest memories, as many as fit activation_max_tokens.",
+    )
+    memory_types: list[MemoryType] | None = Field(
+        default=None, description="Only these types (knowledge_vault is never activated)."
+    )
+    model: ShortText | None = Field(
+        default=None, description="Must name the server's activation model when given."
+    )
+    quantization: Literal["fp32", "fp16", "int8", "int4", "int2"] = Field(
+        default="fp32",
+        description="How the KV cache is stored: fp32 reproduces the uncached logits; the "
+        "others trade exactness for size (KIVI group quantization).",
+    )
+
+
+class ActivationAccepted(BaseModel):
+    activation_id: uuid.UUID
+    job_id: uuid.UUID = Field(description="Follow the build with GET /v1/jobs/{job_id}.")
+
+
+class ActivationOut(BaseModel):
+    activation_id: uuid.UUID
+    status: Literal["queued", "building", "ready", "failed"]
+    stale: bool = Field(
+        description="A covered memory changed since the build (a rebuild is queued); a stale "
+        "cache is not used by /generate."
+    )
+    stale_since: datetime | None
+    quantization: str
+    model: str | None
+    model_fingerprint: str | None = Field(description="sha256 of the weights, as loaded.")
+    tokenizer_hash: str | None
+    template_hash: str | None
+    dtype: str | None
+    tokens: int | None = Field(description="Token count of the cached prefix.")
+    bytes: int | None = Field(description="Size of the stored cache file.")
+    memory_ids: list[uuid.UUID]
+    memory_versions: dict[str, int] = Field(description="Version of each covered memory.")
+    job_id: uuid.UUID | None
+    error: str | None
+    created_at: datetime
+    built_at: datetime | None
+
+
+class GenerateIn(Model):
+    prompt: Annotated[Text, Field(min_length=1, max_length=32_000)]
+    max_new_tokens: int = Field(default=64, ge=1, le=8192)
+    use_activation: bool = Field(
+        default=True,
+        description="Reuse the cube's activation cache (skipping the prefill of its memories); "
+        "false: prefill the same memories afresh.",
+    )
+
+
+class GenerateOut(BaseModel):
+    text: str
+    cached_tokens: int = Field(description="Prompt tokens served from the activation cache.")
+    prompt_tokens: int = Field(description="Tokens of the whole prompt, memories included.")
+    new_tokens: int
+    ttft_ms: float = Field(description="Time to the first generated token.")
+    total_ms: float
+    activation_id: uuid.UUID | None
+    activation: Literal["used", "stale", "missing", "off", "prefix_mismatch"] = Field(
+        description="used: the cache served the prefix; stale: a covered memory changed (the "
+        "prefix was composed afresh and a rebuild queued); missing: no cache built yet; off: "
+        "use_activation was false; prefix_mismatch: the prompt did not start with the cached "
+        "tokens."
+    )
+    model: str

@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     embedding_remote_model: str | None = Field(
         default=None,
         description="litellm embedding model (e.g. `openai/text-embedding-3-small`, or "
-        "`openai/<name>` with embedding_api_base for a text-embeddings server); unset: local model.",
+        "`openai/<name>` with embedding_api_base for a text-embeddings server); unset: the "
+        "local model.",
     )
     embedding_api_base: str | None = Field(
         default=None, description="Base URL of the OpenAI-compatible embedding server."

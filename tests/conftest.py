@@ -30,6 +30,7 @@ from memsvc.store.db import libpq_url
 # No scheduled consolidation during tests: a worker drained at the scheduled minute would
 # otherwise consolidate every cube of the test under way. (Tests run schedule_all themselves.)
 os.environ["MEMSVC_CONSOLIDATION_CRON"] = ""
+os.environ["MEMSVC_ACTIVATION_REFRESH_CRON"] = ""
 
 ADMIN_KEY = "test-admin-key-0123456789"
 VAULT_KEY = (

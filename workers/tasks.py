@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from memsvc.config import get_settings
 from memsvc.errors import Unavailable
-from memsvc.services import consolidation, enrichment, ingest, jobs
+from memsvc.services import activation, consolidation, enrichment, ingest, jobs
 from memsvc.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,30 @@ async def ingest_messages(
     return dataclasses.asdict(result)
 
 
+async def build_activation(
+    context: JobContext,
+    *,
+    job_id: str,
+    tenant_id: str,
+    cube_id: str,
+    activation_id: str,
+    **_: Any,
+) -> dict[str, Any]:
+    return await activation.build(
+        runtime_of(context),
+        job_id=uuid.UUID(job_id),
+        tenant_id=uuid.UUID(tenant_id),
+        cube_id=uuid.UUID(cube_id),
+        activation_id=uuid.UUID(activation_id),
+    )
+
+
+async def refresh_activations(context: JobContext, timestamp: int) -> int:
+    """Periodic: queue a rebuild of every stale activation cache."""
+    del timestamp  # procrastinate passes it to periodic tasks
+    return await activation.refresh_stale(runtime_of(context))
+
+
 async def schedule_consolidation(context: JobContext, timestamp: int) -> int:
     """Periodic (procrastinate passes the scheduled `timestamp`): queue a consolidation of
     every live cube."""
@@ -120,6 +144,16 @@ def register(app: procrastinate.App, cron: str | None = None) -> None:
     app.task(name=consolidation.CONSOLIDATE_CUBE, pass_context=True, retry=TRANSIENT)(
         consolidate_cube
     )
+    app.task(name=activation.BUILD_ACTIVATION, pass_context=True, retry=TRANSIENT)(build_activation)
+    refresher = app.task(
+        name=activation.REFRESH_ACTIVATIONS,
+        pass_context=True,
+        retry=TRANSIENT,
+        queueing_lock=activation.REFRESH_ACTIVATIONS,
+    )(refresh_activations)
+    refresh_cron = get_settings().activation_refresh_cron
+    if refresh_cron:
+        app.periodic(cron=refresh_cron)(refresher)
     cron = get_settings().consolidation_cron if cron is None else cron
     scheduler = app.task(
         name=consolidation.SCHEDULE_CONSOLIDATION,

@@ -9,7 +9,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+from memsvc.activation.lru import ByteBudgetLRU
 from memsvc.algorithms import hipporag
 from memsvc.config import Settings
 from memsvc.models.embedder import Embedder
@@ -84,6 +86,7 @@ class Runtime:
     clock: Callable[[], datetime] = dataclasses.field(default=lambda: datetime.now(UTC))
     _vault: Vault | None = None
     _models: ModelRegistry | None = None
+    _activation_caches: ByteBudgetLRU[uuid.UUID, Any] | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -101,6 +104,13 @@ class Runtime:
         if self._models is None:
             self._models = ModelRegistry(self.settings.model_memory_budget_mb << 20)
         return self._models
+
+    @property
+    def activation_caches(self) -> ByteBudgetLRU[uuid.UUID, Any]:
+        """Loaded KV caches by activation id, within activation_cache_budget_mb."""
+        if self._activation_caches is None:
+            self._activation_caches = ByteBudgetLRU(self.settings.activation_cache_budget_mb << 20)
+        return self._activation_caches
 
     @property
     def llm(self) -> LLM:

@@ -1,0 +1,1 @@
+"""Activation memory: transformer KV caches captured, compressed and restored."""
