@@ -21,13 +21,15 @@ from api.routes import (
     links,
     memories,
     messages,
+    models,
     search,
     usage,
 )
 from memsvc import __version__
 from memsvc.config import Settings, get_settings
-from memsvc.models.embedder import Embedder
+from memsvc.models.embedder import TextEmbedder
 from memsvc.models.llm import LLM
+from memsvc.models.remote import make_embedder
 from memsvc.services.runtime import Runtime
 from memsvc.store.db import Database, create_engine
 
@@ -87,7 +89,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     database_url: str | None = None,
-    embedder: Embedder | None = None,
+    embedder: TextEmbedder | None = None,
     llm: LLM | None = None,
 ) -> FastAPI:
     """Build the app. `database_url` must point at a migrated database (see memsvc.cli)."""
@@ -95,7 +97,7 @@ def create_app(
     url = database_url or settings.database_url
     if not url:
         raise RuntimeError("create_app needs a database URL (memsvc serve starts one for you)")
-    shared_embedder = embedder or Embedder.from_settings(settings)
+    shared_embedder = embedder or make_embedder(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,6 +130,7 @@ def create_app(
         usage,
         lifecycle,
         activation,
+        models,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

@@ -32,15 +32,16 @@ def database_url(settings: Settings) -> str:
 def prepare_database(settings: Settings) -> str:
     """Reach the database, apply migrations, check the embedding size matches the model's."""
     from memsvc import migrate
-    from memsvc.models.embedder import probe_dimension
+    from memsvc.models.remote import embedding_dimension
 
     url = database_url(settings)
     migrate.upgrade(url, settings)
     stored = migrate.stored_embedding_dim(url)
-    wanted = settings.embedding_dim or probe_dimension(settings.embedding_model)
+    wanted = embedding_dimension(settings)
     if stored and wanted and stored != wanted:
         sys.exit(
-            f"memsvc: the database holds {stored}-d embeddings but {settings.embedding_model} "
+            f"memsvc: the database holds {stored}-d embeddings but "
+            f"{settings.embedding_remote_model or settings.embedding_model} "
             f"makes {wanted}-d ones; use the model the database was built with"
         )
     return url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -307,7 +308,7 @@ class Settings(BaseSettings):
     @field_validator("device", "embedding_device")
     @classmethod
     def _device(cls, value: str | None) -> str | None:
-        if value is not None and value.split(":")[0] not in ("cuda", "mps", "cpu"):
+        if value is not None and not re.fullmatch(r"cuda(:\d+)?|mps|cpu", value):
             raise ValueError(f"not a device: {value!r} (cuda, cuda:N, mps or cpu)")
         return value
 

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from memsvc.config import Settings
-from memsvc.models.embedder import probe_dimension
+from memsvc.models.remote import embedding_dimension
 from memsvc.store.db import sqlalchemy_url
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,8 @@ def alembic_config(database_url: str, settings: Settings) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["database_url"] = database_url
     cfg.attributes["embedding_model"] = settings.embedding_model
-    cfg.attributes["embedding_dim"] = settings.embedding_dim or probe_dimension(
-        settings.embedding_model
-    )
-    if not cfg.attributes["embedding_dim"]:
-        # A model whose size cannot be read from its files: load it once to ask.
-        from memsvc.models.embedder import Embedder
-
-        cfg.attributes["embedding_dim"] = Embedder(settings.embedding_model).dimension
+    # MEMSVC_EMBEDDING_DIM, else the remote model's (one call), else the local model's.
+    cfg.attributes["embedding_dim"] = embedding_dimension(settings)
     return cfg
 
 

@@ -24,7 +24,7 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 
 from memsvc.config import Settings, get_settings
-from memsvc.models.embedder import Embedder
+from memsvc.models.remote import make_embedder
 from memsvc.services.runtime import Runtime
 from memsvc.store.db import Database, create_engine
 from workers.app import create_app
@@ -247,7 +247,7 @@ async def _stop(task: asyncio.Task[None]) -> None:
 
 
 def build_runtime(url: str, settings: Settings, *, concurrency: int) -> Runtime:
-    embedder = Embedder.from_settings(settings)
+    embedder = make_embedder(settings)
     db = Database(create_engine(url, pool_size=max(2, concurrency + 1)))
     return Runtime(settings=settings, db=db, embedder=embedder)
 

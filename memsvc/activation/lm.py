@@ -216,7 +216,9 @@ class LanguageModel:
 
         with self.lock, torch.inference_mode():
             ids = torch.tensor([token_ids], device=self.device)
-            out = self.model(input_ids=ids, use_cache=True)
+            # logits_to_keep=1: the prefill needs no logits, and the LM head over every prompt
+            # token would cost as much as several layers.
+            out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
         return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
     def generate(
@@ -250,7 +252,9 @@ class LanguageModel:
             first_logits = None
             ttft = 0.0
             for _ in range(max_new_tokens):
-                logits = self.model(input_ids=step, past_key_values=cache, use_cache=True).logits
+                logits = self.model(
+                    input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1
+                ).logits
                 last = logits[0, -1].float()
                 if first_logits is None:
                     first_logits = last.to("cpu").clone()

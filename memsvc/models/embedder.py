@@ -2,7 +2,9 @@
 
 `import sentence_transformers` costs ~10 s and pulls torch, so nothing here imports it until the
 first text is embedded. The vector size is read from the model's files without loading it, so
-migrations and start-up stay fast.
+migrations and start-up stay fast. Concurrent `embed_async` calls share model calls through a
+MicroBatcher (memsvc/models/batching.py). `TextEmbedder` is what the services use of an
+embedder; RemoteEmbedder (memsvc/models/remote.py) provides the same through litellm.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import anyio
 import numpy as np
 
 from memsvc.config import DEFAULT_EMBEDDING_MODEL, Settings
+from memsvc.models.batching import MicroBatcher
+from memsvc.models.device import pick_device
+
+__all__ = ["Embedder", "TextEmbedder", "pick_device", "probe_dimension", "resolve_model_path"]
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +57,29 @@ def probe_dimension(name: str) -> int | None:
     return dim
 
 
-def pick_device(requested: str | None = None) -> str:
-    if requested:
-        return requested
-    import torch
+class TextEmbedder(Protocol):
+    """What the services and GET /v1/models use of an embedder (local or remote)."""
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def loaded(self) -> bool: ...
+
+    @property
+    def device(self) -> str | None: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    async def embed_async(self, texts: list[str]) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 class Embedder:
@@ -74,6 +92,7 @@ class Embedder:
         device: str | None = None,
         batch_size: int | None = None,
         dimension: int | None = None,
+        batch_window_s: float = 0.003,
     ):
         self.model_name = model
         self._batch_size = batch_size
@@ -83,16 +102,21 @@ class Embedder:
         self._lock = threading.Lock()
         self.device: str | None = None
         self.load_seconds: float | None = None
-        # One embedding computation at a time per process: the model already uses every core.
-        self._limiter = anyio.CapacityLimiter(1)
+        self.resident_bytes = 0  # weights + buffers, once loaded (counted in the model budget)
+        # Concurrent async callers share model calls, one call at a time (the model already
+        # uses every core); a merged call holds at most one forward pass worth of texts.
+        self.batcher = MicroBatcher(
+            self.embed, window_s=batch_window_s, max_batch=lambda: self.batch_size
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
         return cls(
             settings.embedding_model,
-            device=settings.embedding_device,
+            device=settings.embedding_device or settings.device,
             batch_size=settings.embedding_batch_size,
             dimension=settings.embedding_dim,
+            batch_window_s=settings.embedding_batch_window_ms / 1000,
         )
 
     @property
@@ -123,16 +147,18 @@ class Embedder:
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 from sentence_transformers import SentenceTransformer
 
-                self.device = pick_device(self._requested_device)
-                self._model = SentenceTransformer(
-                    resolve_model_path(self.model_name), device=self.device
-                )
+                device = pick_device(self._requested_device)
+                model = SentenceTransformer(resolve_model_path(self.model_name), device=device)
+                self.resident_bytes = _module_bytes(model)
+                self.device = device
+                self._model = model
                 self.load_seconds = time.perf_counter() - started
                 log.info(
                     "embedding model loaded",
                     extra={
                         "model": self.model_name,
                         "device": self.device,
+                        "bytes": self.resident_bytes,
                         "seconds": round(self.load_seconds, 2),
                     },
                 )
@@ -152,4 +178,28 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     async def embed_async(self, texts: list[str]) -> np.ndarray:
-        return await anyio.to_thread.run_sync(self.embed, texts, limiter=self._limiter)
+        """`embed` in a worker thread, merged with other concurrent callers' texts."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return await self.batcher.submit(texts)
+
+    def describe(self) -> dict[str, Any]:
+        """This model as GET /v1/models and the model budget see it (pinned: every write
+        embeds). Reads attributes only: never waits for a load in progress."""
+        return {
+            "name": self.model_name,
+            "kind": "embedding",
+            "device": self.device or self._requested_device,
+            "bytes": self.resident_bytes,
+            "load_seconds": round(self.load_seconds, 3) if self.load_seconds is not None else None,
+            "loaded": self.loaded,
+            "pinned": True,
+            "batch_size": self.batch_size,
+            **self.batcher.stats(),
+        }
+
+
+def _module_bytes(module: Any) -> int:
+    """Resident bytes of a torch module's parameters and buffers (its weights)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)

@@ -4,6 +4,11 @@ Loading is slow (seconds) and memory-heavy, so each model is loaded once, by the
 while concurrent callers wait for that load instead of starting their own. When a new model would
 push the total past `model_memory_budget_mb`, the least recently used unpinned models are
 unloaded first; if it still does not fit, the load is refused with 503 `model_budget_exceeded`.
+
+Models loaded elsewhere (the embedder loads itself on first use) are attached with
+`attach_external(name, describe)`: their bytes count in `used_bytes` and in every eviction plan,
+as pinned residents (the registry cannot unload what it does not own), and `describe()` lists
+them first.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class LoadedModel:
             "bytes": self.bytes,
             "load_seconds": round(self.load_seconds, 3),
             "pinned": self.pinned,
+            "loaded": True,
             **self.details,
         }
 
@@ -65,7 +71,29 @@ class ModelRegistry:
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
+        # name -> a function returning that model's describe() dict (at least `bytes`), or
+        # None while it is not loaded.
         self.external: dict[str, Callable[[], dict[str, Any] | None]] = {}
+
+    def attach_external(self, name: str, describe: Callable[[], dict[str, Any] | None]) -> None:
+        """Count a model loaded outside the registry (idempotent: attaching again replaces)."""
+        with self._lock:
+            self.external[name] = describe
+
+    def detach_external(self, name: str) -> bool:
+        with self._lock:
+            return self.external.pop(name, None) is not None
+
+    def _externals(self) -> list[dict[str, Any]]:
+        # Called without self._lock held: a describe function may take locks of its own.
+        with self._lock:
+            functions = list(self.external.items())
+        entries = []
+        for name, describe in functions:
+            entry = describe()
+            if entry is not None:
+                entries.append({"name": name, **entry, "external": True})
+        return entries
 
     def get(self, name: str) -> LoadedModel | None:
         with self._lock:
@@ -105,8 +133,11 @@ class ModelRegistry:
             return model
 
     def _make_room(self, incoming_name: str | None, incoming: int) -> None:
+        external = [
+            Resident(e["name"], int(e.get("bytes") or 0), 0.0, True) for e in self._externals()
+        ]
         with self._lock:
-            residents = [
+            residents = external + [
                 Resident(m.name, m.bytes, m.last_used, m.pinned or m.name == incoming_name)
                 for m in self._models.values()
             ]
@@ -133,9 +164,13 @@ class ModelRegistry:
 
     @property
     def used_bytes(self) -> int:
+        """Bytes of the loaded models, attached external ones included."""
+        external = sum(int(e.get("bytes") or 0) for e in self._externals())
         with self._lock:
-            return sum(m.bytes for m in self._models.values())
+            return external + sum(m.bytes for m in self._models.values())
 
     def describe(self) -> list[dict[str, Any]]:
+        """The attached external models (`external: true`), then the registry's own."""
+        external = self._externals()
         with self._lock:
-            return [m.describe() for m in self._models.values()]
+            return external + [m.describe() for m in self._models.values()]

@@ -14,7 +14,7 @@ from typing import Any
 from memsvc.activation.lru import ByteBudgetLRU
 from memsvc.algorithms import hipporag
 from memsvc.config import Settings
-from memsvc.models.embedder import Embedder
+from memsvc.models.embedder import TextEmbedder
 from memsvc.models.llm import LLM
 from memsvc.models.registry import ModelRegistry
 from memsvc.security.vault import Vault
@@ -76,7 +76,7 @@ class GraphCache:
 class Runtime:
     settings: Settings
     db: Database
-    embedder: Embedder
+    embedder: TextEmbedder  # local (Embedder) or remote (RemoteEmbedder)
     stats: StatsCache = dataclasses.field(default_factory=StatsCache)
     graphs: GraphCache = dataclasses.field(default_factory=GraphCache)
     # The LLM layer; unset: built from settings on first use (cheap: litellm loads lazily).
@@ -103,6 +103,9 @@ class Runtime:
         """The process's loaded local models (one instance each, within the memory budget)."""
         if self._models is None:
             self._models = ModelRegistry(self.settings.model_memory_budget_mb << 20)
+            # The embedder loads itself on first use; its weights count in the same budget,
+            # pinned (a remote embedder counts 0 bytes but is listed by GET /v1/models).
+            self._models.attach_external(self.embedder.model_name, self.embedder.describe)
         return self._models
 
     @property

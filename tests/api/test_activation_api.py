@@ -88,8 +88,9 @@ async def test_build_covers_the_cube_and_generation_reuses_it(app, db_url, clien
     state = await _build(app, db_url, client, cube)
     assert state["status"] == "ready" and state["stale"] is False
     assert sorted(state["memory_ids"]) == sorted(ids)
-    versions = {i: (await client.get(f"/v1/cubes/{cube['id']}/memories/{i}")).json()["version"]
-                for i in ids}
+    versions = {
+        i: (await client.get(f"/v1/cubes/{cube['id']}/memories/{i}")).json()["version"] for i in ids
+    }
     assert state["memory_versions"] == versions
     assert state["tokens"] > 40 and state["bytes"] > 0
     assert len(state["model_fingerprint"]) == 64 and state["dtype"] == "float32"
@@ -302,3 +303,19 @@ async def test_loaded_caches_stay_within_their_budget(app, db_url, client, cube,
     assert len(rt.activation_caches) == 1
     assert uuid.UUID(state["activation_id"]) not in rt.activation_caches
     assert json.dumps(rt.activation_caches.stats())
+
+
+async def test_models_lists_the_activation_model_and_its_caches(app, db_url, client, cube):
+    await _fill(client, cube)
+    state = await _build(app, db_url, client, cube)
+    await _generate(client, cube)
+    listing = (await client.get("/v1/models")).json()
+    kinds = {m["kind"]: m for m in listing["models"]}
+    lm = kinds["causal_lm"]
+    assert lm["device"] == "cpu" and lm["bytes"] > 0
+    assert lm["fingerprint"] == state["model_fingerprint"]
+    assert kinds["embedding"]["pinned"] is True
+    assert listing["used_bytes"] >= lm["bytes"] + kinds["embedding"]["bytes"]
+    caches = listing["activation_caches"]
+    assert caches["entries"] == 1 and caches["loaded"] == [state["activation_id"]]
+    assert 0 < caches["bytes"] <= caches["budget_bytes"]
