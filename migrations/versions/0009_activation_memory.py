@@ -53,17 +53,13 @@ def upgrade() -> None:
         -- A cache is stale the moment a memory it covers changes, whatever code path changed
         -- it: every change bumps the memory's version or its status.
         CREATE FUNCTION activations_mark_stale() RETURNS trigger AS $$
+        DECLARE
+            changed memories%ROWTYPE;
         BEGIN
+            IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
             UPDATE activations SET stale_since = now()
-             WHERE cube_id = NEW.cube_id AND status = 'ready' AND stale_since IS NULL
-               AND memory_ids @> ARRAY[NEW.id];
-            RETURN NULL;
-        END $$ LANGUAGE plpgsql;
-        CREATE FUNCTION activations_mark_stale_deleted() RETURNS trigger AS $$
-        BEGIN
-            UPDATE activations SET stale_since = now()
-             WHERE cube_id = OLD.cube_id AND status = 'ready' AND stale_since IS NULL
-               AND memory_ids @> ARRAY[OLD.id];
+             WHERE cube_id = changed.cube_id AND status = 'ready' AND stale_since IS NULL
+               AND memory_ids @> ARRAY[changed.id];
             RETURN NULL;
         END $$ LANGUAGE plpgsql;
         CREATE TRIGGER memories_stale_activations
@@ -75,7 +71,7 @@ def upgrade() -> None:
             EXECUTE FUNCTION activations_mark_stale();
         CREATE TRIGGER memories_deleted_activations
             AFTER DELETE ON memories
-            FOR EACH ROW EXECUTE FUNCTION activations_mark_stale_deleted();
+            FOR EACH ROW EXECUTE FUNCTION activations_mark_stale();
         """
     )
 
@@ -85,7 +81,6 @@ def downgrade() -> None:
         """
         DROP TRIGGER memories_deleted_activations ON memories;
         DROP TRIGGER memories_stale_activations ON memories;
-        DROP FUNCTION activations_mark_stale_deleted();
         DROP FUNCTION activations_mark_stale();
         DROP TABLE activations;
         """

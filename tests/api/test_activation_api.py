@@ -153,6 +153,13 @@ async def test_deleting_or_archiving_a_covered_memory_makes_it_stale(app, db_url
     r = await client.delete(f"/v1/cubes/{cube['id']}/memories/{ids[1]}")
     assert r.status_code in (200, 204), r.text
     assert (await client.get(f"/v1/cubes/{cube['id']}/activation")).json()["stale"] is True
+    # A hard delete (the row is gone: the trigger sees the delete itself).
+    await _build(app, db_url, client, cube)
+    assert (await client.get(f"/v1/cubes/{cube['id']}/activation")).json()["stale"] is False
+    r = await client.delete(f"/v1/cubes/{cube['id']}/memories/{ids[2]}", params={"hard": "true"})
+    assert r.status_code in (200, 204), r.text
+    state = (await client.get(f"/v1/cubes/{cube['id']}/activation")).json()
+    assert state["stale"] is True and state["stale_since"] is not None
 
 
 async def test_an_uncovered_change_keeps_the_cache_fresh(app, db_url, client, cube):
