@@ -326,3 +326,18 @@ async def test_models_lists_the_activation_model_and_its_caches(app, db_url, cli
     caches = listing["activation_caches"]
     assert caches["entries"] == 1 and caches["loaded"] == [state["activation_id"]]
     assert 0 < caches["bytes"] <= caches["budget_bytes"]
+
+
+async def test_memory_types_choose_what_the_prefix_covers(app, db_url, client, cube):
+    ids = await _fill(client, cube)
+    r = await client.post(
+        f"/v1/cubes/{cube['id']}/memories",
+        json={"items": [{"content": "Alice ran a 10k race in May.", "memory_type": "episodic"}]},
+    )
+    episode = r.json()["items"][0]["id"]
+    await client.put(f"/v1/cubes/{cube['id']}/core/human", json={"value": "The user is Sam."})
+    only_episodes = await _build(app, db_url, client, cube, memory_types=["episodic"])
+    assert only_episodes["memory_ids"] == [episode]
+    with_core = await _build(app, db_url, client, cube, memory_types=["core", "semantic"])
+    covered = set(with_core["memory_ids"])
+    assert set(ids) <= covered and episode not in covered and len(covered) == len(ids) + 1
