@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import ratelimit
 from memsvc.services.auth import Principal, authenticate
 from memsvc.services.runtime import Runtime
 
@@ -22,10 +23,21 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_principal(
+    request: Request,
     rt: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return await authenticate(rt, credentials.credentials if credentials else None)
+    # /v1 requests were authenticated and rate-limited by api.ratelimit.AuthGate before their
+    # body was read; any other route authenticates and takes its token here.
+    admitted: Principal | None = getattr(request.state, ratelimit.PRINCIPAL_STATE, None)
+    if admitted is not None:
+        return admitted
+    principal = await authenticate(rt, credentials.credentials if credentials else None)
+    refused = ratelimit.check(request.app, principal)
+    if refused is not None:
+        raise ratelimit.too_many(refused)
+    setattr(request.state, ratelimit.PRINCIPAL_STATE, principal)  # for the audit log
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

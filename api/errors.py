@@ -11,9 +11,40 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorResponse
 from memsvc.errors import MemsvcError
 
 log = logging.getLogger(__name__)
+
+
+def _declared(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+# The error responses any authenticated route may give, declared in the OpenAPI document (each
+# in the contract's shape), so that a client or a schema checker knows every status it can see.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _declared(
+        "The body is not JSON or not UTF-8 (`invalid_json`), a cursor was forged "
+        "(`invalid_cursor`), or the JSON is nested too deeply (`too_deep`)."
+    ),
+    401: _declared("No key, or an unknown or revoked one (`unauthorized`, `invalid_key`)."),
+    403: _declared(
+        "A scope is missing (`missing_scope`), the route is the admin's (`admin_required`), "
+        "or it works on a tenant's data and needs a tenant key (`tenant_key_required`)."
+    ),
+    404: _declared("An unknown (or another tenant's) cube, memory, job, key or tenant."),
+    409: _declared("A conflict: a duplicate name, `expected_version` moved on, and the like."),
+    413: _declared("The body, a content, a batch or a query is over its limit."),
+    415: _declared("A body that is not sent as `application/json` (`unsupported_media_type`)."),
+    422: _declared(
+        "The request breaks the schema (`invalid_request`, `details` naming each field) or "
+        "a rule of the route (its own code)."
+    ),
+    429: _declared("Rate limited (`rate_limited`): retry after `Retry-After` seconds."),
+    500: _declared("A bug (`internal_error`): it has been logged."),
+    503: _declared("The database (or a model) is not available (`unavailable`); retry shortly."),
+}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -53,12 +84,30 @@ async def _on_memsvc_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _validation_details(exc)
     if any(d["type"] == "json_invalid" for d in details):
         return error_response(
             400, "invalid_json", "the body is not valid JSON (or not UTF-8)", details
+        )
+    if not _is_json(request.headers.get("content-type")) and any(
+        d["field"] == "body" and d["type"] in ("model_attributes_type", "dict_type")
+        for d in details
+    ):
+        # FastAPI reads a body as JSON only when it says it is: a body sent as text/plain,
+        # a form, or with no Content-Type arrives as bytes
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON, with Content-Type: application/json",
         )
     first = details[0] if details else {"field": "", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
@@ -67,6 +116,10 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's "error parsing the body": a JSON body that is not UTF-8 (a
+        # UnicodeDecodeError, not a JSONDecodeError); the contract calls it invalid_json
+        return error_response(400, "invalid_json", "the body is not valid JSON (or not UTF-8)")
     code = _HTTP_CODES.get(exc.status_code, "error")
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, str(exc.detail), None, headers)

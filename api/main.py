@@ -11,9 +11,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from api.audit import AuditLog
+from api.ratelimit import AuthGate
 from api.routes import (
     activation,
     admin,
+    audit,
     cubes,
     health,
     jobs,
@@ -22,6 +25,7 @@ from api.routes import (
     memories,
     messages,
     models,
+    quarantine,
     search,
     usage,
 )
@@ -121,6 +125,7 @@ def create_app(
     for module in (
         health,
         admin,
+        audit,
         cubes,
         memories,
         messages,
@@ -131,7 +136,12 @@ def create_app(
         lifecycle,
         activation,
         models,
+        quarantine,
     ):
-        app.include_router(module.router)
+        # every error status a route can answer is declared (health declares its own)
+        app.include_router(module.router, responses=None if module is health else errors.RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # Outermost last: the audit log sees every outcome; the gate authenticates before any body.
+    app.add_middleware(AuthGate)
+    app.add_middleware(AuditLog)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -25,10 +26,16 @@ from memsvc.domain.types import (
     TimeUse,
 )
 
+# A lone UTF-16 surrogate (JSON "\ud800" unpaired) decodes to a str that is not Unicode
+# text: neither UTF-8 (PostgreSQL) nor the tokenizers can take it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL (\\u0000) characters")
+    if _SURROGATE.search(value):
+        raise ValueError("text must not contain unpaired surrogates (\\ud800-\\udfff)")
     return value
 
 
@@ -39,6 +46,8 @@ def _depth(value: Any, level: int = 0) -> int:
     if level > MAX_JSON_DEPTH:
         return level
     if isinstance(value, dict):
+        for key in value:
+            _no_nul(key)  # nested keys too: JSONB cannot hold them either
         return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
     if isinstance(value, list):
         return max((_depth(v, level + 1) for v in value), default=level + 1)
@@ -57,6 +66,9 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 # Free-form JSON objects (metadata, fields, config): bounded depth, no NUL anywhere.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+
+# A trust level (memsvc.algorithms.trust): 0 external, 1 agent, 2 user, 3 system.
+Trust = Annotated[int, Field(ge=0, le=3)]
 
 # Every client string goes through this: PostgreSQL text cannot hold NUL.
 Text = Annotated[str, AfterValidator(_no_nul)]
@@ -177,6 +189,12 @@ class MemoryIn(Model):
     valid_to: AwareDatetime | None = Field(
         default=None, description="When it stopped being true (default: still true)."
     )
+    trust: Trust | None = Field(
+        default=None,
+        description="How far it is trusted: 0 external, 1 agent, 2 user, 3 system. Default: "
+        "from `source` (tool, web, user, system, ...), else 1 (2 with infer); never above "
+        "the key's level (3 needs the admin scope; asking above it is 403).",
+    )
 
 
 class AddMemories(Model):
@@ -242,6 +260,12 @@ class MemoryOut(Out):
         description="For a memory inferred from a conversation: who it is about and the slot "
         "it fills; null for the rest.",
     )
+    trust: int = Field(
+        default=1,
+        description="How far it is trusted, from where it came: 0 external (tools, web), 1 "
+        "agent, 2 user, 3 system. A memory contradicting a consensus of more trusted ones is "
+        "quarantined.",
+    )
     links: list[LinkOut] | None = Field(
         default=None, description="Only with include_links (search) or from the links endpoint."
     )
@@ -290,7 +314,10 @@ class DuplicateOut(Out):
 
 
 class InferredOut(BaseModel):
-    decision: Literal["add", "reinforce", "inferred_update", "supersede"]
+    decision: Literal["add", "reinforce", "inferred_update", "supersede", "quarantine"] = Field(
+        description="quarantine: it contradicts a consensus of more trusted memories; stored "
+        "with status quarantined, for an admin to release or reject."
+    )
     memory: MemoryOut = Field(
         description="add and supersede: the new memory; reinforce and inferred_update: the "
         "stored memory, as it is now."
@@ -345,6 +372,11 @@ class MemoryPatch(Model):
         description="When it stopped being true (it ranks below current memories after "
         "that); null: still true.",
     )
+    trust: Trust | None = Field(
+        default=None,
+        description="Set its trust (at most the key's level, else 403). A new content from "
+        "a key of a lower level lowers it to that level.",
+    )
     expected_version: int | None = Field(
         default=None, description="Refuse with 409 unless the memory is at this version."
     )
@@ -368,6 +400,9 @@ class HistoryOut(BaseModel):
 
 # --- search -------------------------------------------------------------------------------
 class SearchFilters(Model):
+    min_trust: Trust | None = Field(
+        default=None, description="Only memories trusted at least this much (0-3)."
+    )
     user_id: ShortText | None = None
     agent_id: ShortText | None = None
     session_id: ShortText | None = None
@@ -532,6 +567,11 @@ class IngestIn(Model):
         description="auto: stored before the reply (201) up to MEMSVC_INGEST_SYNC_MAX_MESSAGES "
         "messages, else queued (202); sync and async force one way.",
     )
+    max_trust: Trust | None = Field(
+        default=None,
+        description="Caps every message's trust (by role: user 2, assistant 1, system 3, "
+        "tool 0), e.g. 0 for a transcript from an outside source; at most the key's level.",
+    )
 
 
 class IngestOut(BaseModel):
@@ -633,6 +673,43 @@ class ContextOut(BaseModel):
     items: list[ContextItemOut]
     omitted: int = Field(description="Relevant memories left out for lack of budget.")
     truncated: bool = Field(description="Some item was cut to fit.")
+
+
+# --- memory poisoning defense (quarantine) ------------------------------------------------
+class ConflictOut(BaseModel):
+    memory_id: uuid.UUID = Field(description="A more trusted memory it contradicts.")
+    trust: int
+    statements: int = Field(description="Independent statements that memory stands for.")
+    by: Literal["rules", "llm"] = Field(description="Who found the contradiction.")
+    content: str = Field(description="That memory's text when the quarantine was decided.")
+
+
+class QuarantineOut(BaseModel):
+    id: int = Field(description="The quarantine record.")
+    tenant_id: uuid.UUID
+    cube_id: uuid.UUID
+    memory: MemoryOut = Field(description="The quarantined memory, as it is now.")
+    trust: int = Field(description="Its trust when it was quarantined.")
+    reason: str
+    contradicted_ids: list[uuid.UUID]
+    conflicts: list[ConflictOut]
+    judged_by: Literal["rules", "llm"]
+    created_at: datetime
+    resolution: Literal["released", "rejected"] | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    note: str | None = None
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantineOut]
+    next_cursor: str | None
+
+
+class QuarantineDecisionIn(Model):
+    note: Annotated[Text, Field(max_length=2000)] | None = Field(
+        default=None, description="Why; kept in the memory's history and the record."
+    )
 
 
 # --- activation (KV-cache) memory -------------------------------------------------------

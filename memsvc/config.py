@@ -253,6 +253,47 @@ class Settings(BaseSettings):
         "turn whose facts all are, by this; 1 ranks them like current ones.",
     )
 
+    # --- security ----------------------------------------------------------------------------
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Requests per minute each API key (and the admin key) may make, a token "
+        "bucket per key in each API process (429 with Retry-After past it); 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=2000,
+        ge=1,
+        description="Requests a key may make at once before the per-minute rate applies.",
+    )
+
+    # --- memory poisoning defense (trust and quarantine, after A-MemGuard) -----------------
+    quarantine_enabled: bool = Field(
+        default=True,
+        description="Check every write against the more trusted memories of the same cube and "
+        "user; one that contradicts a consensus of them is quarantined (kept, out of search).",
+    )
+    quarantine_min_consensus: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Independent statements (source messages) of more trusted memories that "
+        "make a consensus; one system-level memory is always enough.",
+    )
+    quarantine_similarity: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Cosine from which a more trusted memory counts as related (besides the "
+        "facts of the same slot, which always do).",
+    )
+    quarantine_witnesses: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Related memories (by similarity, and of the same slot) a write is "
+        "checked against, each.",
+    )
+
     # --- LLM tier (optional: without a model every feature runs its deterministic path) ----
     llm_model: str | None = Field(
         default=None,

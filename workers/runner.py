@@ -9,6 +9,13 @@ live worker therefore looks, at start and every `worker_stalled_seconds / 2` whi
 running jobs whose worker has not sent a heartbeat for `worker_stalled_seconds`, and puts them
 back in the queue. The jobs are idempotent (enrichment skips memories already enriched, writes
 one memory per transaction), so the retry converges to the state an uninterrupted run reaches.
+
+A worker whose database goes away (a restart, a failover) stops: procrastinate ends a worker
+whose heartbeat, notification listener or job fetch fails. `work_forever` (what `memsvc serve`
+and `memsvc worker` run) then starts it again, after a pause that doubles up to
+RESTART_MAX_DELAY_S while the database stays away, and the new worker first puts back in the
+queue the jobs its predecessor was running (their outcome could not be recorded), without
+waiting for `worker_stalled_seconds`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +45,12 @@ SHUTDOWN_GRACE_SECONDS = 30.0
 # A job whose worker died this many times is failed rather than retried once more: a job that
 # kills its worker (out of memory, say) must not take every worker down in turn.
 STALLED_MAX_RUNS = 5
+# A worker that stopped by itself (its database went away) is started again after a pause:
+# RESTART_MIN_DELAY_S, doubling while it keeps failing, at most RESTART_MAX_DELAY_S. A worker
+# that ran longer than RESTART_RESET_S before stopping starts again after the shortest pause.
+RESTART_MIN_DELAY_S = 1.0
+RESTART_MAX_DELAY_S = 30.0
+RESTART_RESET_S = 60.0
 
 # Retry (or fail) a stalled job only if it is still `doing` for the worker that was seen dead:
 # two live workers may find the same stalled job, and the second must not put back in the
@@ -57,6 +72,13 @@ _FAIL_STALLED = (
     _STALLED_TARGET
     + "SELECT procrastinate_finish_job_v1(id, 'failed', false)::text AS done FROM target"
 )
+# The jobs a worker known to be gone (an earlier run of this process's worker) left running.
+_JOBS_OF_WORKER = """
+SELECT id, status, priority, lock, queueing_lock, task_name, args, scheduled_at, queue_name,
+       attempts, worker_id
+  FROM procrastinate_jobs
+ WHERE status = 'doing' AND worker_id = %(worker_id)s
+"""
 
 
 def stalled_timings(stalled_seconds: float) -> tuple[float, float, float]:
@@ -67,13 +89,18 @@ def stalled_timings(stalled_seconds: float) -> tuple[float, float, float]:
 
 class _RunningJobs:
     """Worker middleware: the ids of the jobs this worker is running now. A worker whose event
-    loop was busy may find its own heartbeat late; it never retries a job it is running."""
+    loop was busy may find its own heartbeat late; it never retries a job it is running.
+    `worker_ids`: the queue's ids of the procrastinate workers that ran jobs here (one per
+    start), so that a restarted worker knows whose jobs were left running."""
 
     def __init__(self) -> None:
         self.ids: set[int] = set()
+        self.worker_ids: set[int] = set()
 
     async def __call__(self, call_next: Any, context: JobContext, worker: Any) -> Any:
         job_id = context.job.id
+        if getattr(worker, "worker_id", None) is not None:
+            self.worker_ids.add(worker.worker_id)
         if job_id is None:
             return await call_next()
         self.ids.add(job_id)
@@ -112,33 +139,58 @@ async def retry_stalled_jobs(
     for job in stalled:
         if job.id is None or job.id in exclude:
             continue
-        public_id = job.task_kwargs.get("job_id")
-        give_up = job.attempts + 1 >= STALLED_MAX_RUNS
-        rows = await app.connector.execute_query_all_async(
-            _FAIL_STALLED if give_up else _RETRY_STALLED, job_id=job.id, worker_id=job.worker_id
-        )
-        if not rows:
-            continue  # another worker handled it first, or it finished meanwhile
-        handled.append(job)
-        if give_up:
-            log.error(
-                "job %s (%s, id %s) failed: its worker died during each of its %s runs",
-                public_id,
-                job.task_name,
-                job.id,
-                job.attempts + 1,
-            )
-        else:
-            log.warning(
-                "job %s (%s, id %s) retried: its worker (%s) stopped sending heartbeats "
-                "during run %s",
-                public_id,
-                job.task_name,
-                job.id,
-                job.worker_id if job.worker_id is not None else "gone",
-                job.attempts + 1,
-            )
+        if await _retry_or_fail(app, job):
+            handled.append(job)
     return handled
+
+
+async def retry_jobs_of_gone_workers(app: procrastinate.App, worker_ids: set[int]) -> list[Job]:
+    """Put back in the queue (or fail, as retry_stalled_jobs does) the jobs that these workers,
+    known to be gone (earlier runs of this process's worker), left running; unregister them.
+    Each worker handled is removed from `worker_ids`."""
+    handled = []
+    for worker_id in sorted(worker_ids):
+        rows = await app.connector.execute_query_all_async(_JOBS_OF_WORKER, worker_id=worker_id)
+        for row in rows:
+            job = Job.from_row(row)
+            if await _retry_or_fail(app, job, why="stopped when its database went away"):
+                handled.append(job)
+        await app.job_manager.unregister_worker(worker_id)
+        worker_ids.discard(worker_id)
+    return handled
+
+
+async def _retry_or_fail(
+    app: procrastinate.App, job: Job, why: str = "stopped sending heartbeats"
+) -> bool:
+    """Retry a job whose worker died (fail it after STALLED_MAX_RUNS runs), provided it is still
+    running on that worker; False when another worker handled it first or it finished."""
+    public_id = job.task_kwargs.get("job_id")
+    give_up = job.attempts + 1 >= STALLED_MAX_RUNS
+    rows = await app.connector.execute_query_all_async(
+        _FAIL_STALLED if give_up else _RETRY_STALLED, job_id=job.id, worker_id=job.worker_id
+    )
+    if not rows:
+        return False
+    if give_up:
+        log.error(
+            "job %s (%s, id %s) failed: its worker died during each of its %s runs",
+            public_id,
+            job.task_name,
+            job.id,
+            job.attempts + 1,
+        )
+    else:
+        log.warning(
+            "job %s (%s, id %s) retried: its worker (%s) %s during run %s",
+            public_id,
+            job.task_name,
+            job.id,
+            job.worker_id if job.worker_id is not None else "gone",
+            why,
+            job.attempts + 1,
+        )
+    return True
 
 
 async def _watch_stalled_jobs(
@@ -167,14 +219,19 @@ async def work(
     wait: bool = True,
     install_signal_handlers: bool = False,
     name: str = "memsvc-worker",
+    running: _RunningJobs | None = None,
+    gone_workers: set[int] | None = None,
 ) -> None:
     """Run a worker on the database at `url` until stopped (or, with wait=False, until the
-    queue is empty and the jobs it took are finished)."""
+    queue is empty and the jobs it took are finished). `gone_workers`: queue ids of this
+    process's earlier workers, whose running jobs are put back in the queue first."""
     _, stalled, interval = stalled_timings(runtime.settings.worker_stalled_seconds)
-    running = _RunningJobs()
+    running = running or _RunningJobs()
     # + the listener's connection, the heartbeat's, the stalled-job check's.
     app = create_app(url, max_connections=concurrency + 3)
     async with app.open_async():
+        if gone_workers:
+            await retry_jobs_of_gone_workers(app, gone_workers)
         # Once before the first fetch, so that even a draining worker (wait=False) runs what a
         # dead worker left; then in the background while the worker runs.
         await _retry_stalled_safely(app, stalled_seconds=stalled, running=running)
@@ -195,6 +252,45 @@ async def work(
                 await watcher
 
 
+async def work_forever(
+    url: str, runtime: Runtime, *, concurrency: int = 1, name: str = "memsvc-worker"
+) -> None:
+    """`work` until cancelled (cancelling is the graceful stop). A worker that stops by itself,
+    or fails to start, because its database went away is started again after a pause
+    (RESTART_MIN_DELAY_S, doubling up to RESTART_MAX_DELAY_S while it keeps failing); the
+    jobs the stopped one was running are put back in the queue at once."""
+    delay = RESTART_MIN_DELAY_S
+    gone: set[int] = set()
+    while True:
+        running = _RunningJobs()
+        started = time.monotonic()
+        failure: BaseException | None = None
+        try:
+            await work(
+                url,
+                runtime,
+                concurrency=concurrency,
+                name=name,
+                running=running,
+                gone_workers=gone,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database away: connect, fetch, heartbeat or listen
+            failure = exc
+        gone |= running.worker_ids
+        if time.monotonic() - started > RESTART_RESET_S:
+            delay = RESTART_MIN_DELAY_S
+        log.error(
+            "the worker %s %s; starting it again in %.0f s",
+            name,
+            f"failed: {failure!r}" if failure else "stopped (a database connection failed)",
+            delay,
+        )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_MAX_DELAY_S)
+
+
 async def work_until_idle(url: str, runtime: Runtime, *, concurrency: int = 1) -> None:
     """Process every job queued now, then return (tests, one-off maintenance)."""
     await work(url, runtime, concurrency=concurrency, wait=False, name="memsvc-drain")
@@ -205,7 +301,8 @@ def attach_worker(app: Any, url: str, *, concurrency: int) -> None:
 
     It starts once the app's own lifespan has built the Runtime and stops (letting running
     jobs finish, up to SHUTDOWN_GRACE_SECONDS) before that lifespan closes the database.
-    Signals stay with the server (uvicorn); the worker is stopped through the lifespan.
+    Signals stay with the server (uvicorn); the worker is stopped through the lifespan. A
+    worker that stops by itself (the database went away) is started again (work_forever).
     """
     inner = app.router.lifespan_context
     app.state.worker_attached = True
@@ -214,7 +311,7 @@ def attach_worker(app: Any, url: str, *, concurrency: int) -> None:
     async def lifespan(application: Any) -> AsyncIterator[Any]:
         async with inner(application) as state:
             task = asyncio.create_task(
-                work(
+                work_forever(
                     url,
                     application.state.runtime,
                     concurrency=concurrency,
@@ -253,20 +350,35 @@ def build_runtime(url: str, settings: Settings, *, concurrency: int) -> Runtime:
 
 
 def run_worker(url: str, settings: Settings | None = None, *, concurrency: int) -> None:
-    """Blocking worker for `memsvc worker`; SIGINT/SIGTERM stop it after the running jobs.
+    """Blocking worker for `memsvc worker`; SIGINT/SIGTERM stop it after the running jobs (a
+    second signal acts as if none was handled). It outlives database outages (work_forever).
     `settings`: those the command prepared (default: from the environment)."""
     settings = settings or get_settings()
 
     async def main() -> None:
         runtime = build_runtime(url, settings, concurrency=concurrency)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop() -> None:
+            log.info("memsvc worker stopping: letting running jobs finish")
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            task.cancel()  # the graceful stop (procrastinate's own, on cancellation)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
         try:
-            await work(url, runtime, concurrency=concurrency, install_signal_handlers=True)
+            await work_forever(url, runtime, concurrency=concurrency)
+        except asyncio.CancelledError:
+            pass
         finally:
             await runtime.db.dispose()
 
     log.info("memsvc worker starting (concurrency %s)", concurrency)
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:  # interrupted before procrastinate installed its handlers
+    except KeyboardInterrupt:  # interrupted before the handlers were installed
         pass
     log.info("memsvc worker stopped")

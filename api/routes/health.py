@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import RuntimeDep
@@ -16,13 +19,28 @@ WORKER_HEARTBEAT_MAX_AGE = 60.0
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="database, migrations and worker: `ok`, or what is wrong with it."
+    )
+
+
+@router.get("/healthz", response_model=HealthOut)
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadinessOut,
+    responses={503: {"model": ReadinessOut, "description": "Not ready (see `checks`)."}},
+)
 async def readyz(rt: RuntimeDep, request: Request) -> JSONResponse:
     """Ready when the database answers and its schema is at the latest migration.
 

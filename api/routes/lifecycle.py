@@ -119,7 +119,11 @@ async def list_core(
     return MemoryList(items=[MemoryOut.model_validate(m) for m in blocks], next_cursor=None)
 
 
-@router.put("/core/{label}", response_model=CoreBlockOut)
+@router.put(
+    "/core/{label}",
+    response_model=CoreBlockOut,
+    responses={201: {"model": CoreBlockOut, "description": "The block was created."}},
+)
 async def rewrite_core(
     cube_id: uuid.UUID,
     label: str,
@@ -137,7 +141,11 @@ async def rewrite_core(
     return _block_out(written)
 
 
-@router.post("/core/{label}/append", response_model=CoreBlockOut)
+@router.post(
+    "/core/{label}/append",
+    response_model=CoreBlockOut,
+    responses={201: {"model": CoreBlockOut, "description": "The block was created."}},
+)
 async def append_core(
     cube_id: uuid.UUID,
     label: str,

@@ -75,11 +75,14 @@ async def list_memories(
     agent_id: ShortText | None = None,
     session_id: ShortText | None = None,
     tag: Annotated[list[Tag] | None, Query()] = None,
+    min_trust: Annotated[int | None, Query(ge=0, le=3)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> MemoryList:
-    """List memories in insertion order (all but deleted ones unless `status` says)."""
+    """List memories in insertion order (all but deleted and quarantined ones unless `status`
+    says); `min_trust`: only those trusted at least this much."""
     flt = MemoryFilter(
+        min_trust=min_trust,
         statuses=(status,) if status else LISTED_STATUSES,
         memory_types=(memory_type,) if memory_type else (),
         user_id=user_id,

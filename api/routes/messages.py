@@ -36,6 +36,7 @@ async def add_messages(
         agent_id=body.agent_id,
         session_id=body.session_id,
         infer=body.infer,
+        max_trust=body.max_trust,
     )
     done = await ingest.ingest(rt, principal, cube_id, conv, mode=body.mode)
     if done.status == "queued":

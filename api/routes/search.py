@@ -39,6 +39,7 @@ def _request(body: SearchIn) -> SearchRequest:
         occurred_after=f.occurred_after if f else None,
         occurred_before=f.occurred_before if f else None,
         as_of=body.as_of,
+        min_trust=f.min_trust if f else None,
     )
     return SearchRequest(
         query=body.query,

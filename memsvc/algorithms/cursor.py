@@ -33,6 +33,8 @@ def decode(kind: str, cursor: str, schema: dict[str, type]) -> dict[str, Any]:
             value = position[key]
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise ValueError(f"bad {key}")
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ValueError(f"{key} out of range")  # no bigint holds it
         return position
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
         raise invalid() from None

@@ -58,6 +58,9 @@ class Decision(StrEnum):
     REINFORCE = "reinforce"
     UPDATE = "update"
     SUPERSEDE = "supersede"
+    # Not one of these rules' verdicts: the poisoning check's (memsvc.algorithms.consensus),
+    # when the new fact contradicts a consensus of more trusted ones.
+    QUARANTINE = "quarantine"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +105,13 @@ def _refines(a: str, b: str) -> bool:
         return False
     short, long = (wa, wb) if len(wa) < len(wb) else (wb, wa)
     return all(w in long for w in short)
+
+
+def agrees(a: str | None, b: str | None) -> bool:
+    """Two values of one slot say the same: equal, or one refines the other ("berlin" and
+    "berlin kreuzberg")."""
+    x, y = _norm(a), _norm(b)
+    return x == y or _refines(x, y)
 
 
 def decide(

@@ -21,3 +21,4 @@ class MemoryFilter:
     occurred_after: datetime | None = None
     occurred_before: datetime | None = None
     as_of: datetime | None = None  # what was stored and valid at that instant
+    min_trust: int | None = None  # only memories trusted at least this much (0..3)

@@ -31,6 +31,7 @@ SNAPSHOT_FIELDS = (
     "valid_to",
     "pinned",
     "fact_value",
+    "trust",
 )
 
 
@@ -67,6 +68,8 @@ class Memory:
     fact_subject: str | None = None
     fact_attribute: str | None = None
     fact_value: str | None = None
+    # How far it is trusted, from where it came (memsvc.algorithms.trust: 0 external .. 3 system).
+    trust: int = 1
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Memory:

@@ -22,6 +22,9 @@ class Status(StrEnum):
     ARCHIVED = "archived"  # forgotten or retired; restorable, out of default search
     MERGED = "merged"  # folded into another memory; lineage kept
     DELETED = "deleted"  # soft-deleted; restorable
+    # Contradicts a consensus of more trusted memories (memory-poisoning defense): stored, out
+    # of default search and listings, until an admin releases or rejects it.
+    QUARANTINED = "quarantined"
 
 
 # Statuses a default search looks at: a memory is searchable as soon as it is stored.
@@ -51,6 +54,9 @@ class ChangeKind(StrEnum):
     REINFORCE = "reinforce"  # stated again: strength + 1, the message joins its provenance
     INFERRED_UPDATE = "inferred_update"  # restated more precisely: a new version of it
     SUPERSEDE = "supersede"  # replaced by a newer fact: valid_to set, kept for as_of
+    # Memory-poisoning defense (memsvc.services.quarantine).
+    QUARANTINE = "quarantine"  # contradicts more trusted memories: set aside, with the reason
+    RELEASE = "release"  # an admin judged it sound: active again
 
 
 class Scope(StrEnum):

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.algorithms import core_blocks
+from memsvc.algorithms import trust as trust_levels
 from memsvc.domain.memory import Cube, Memory, content_hash, version_row
 from memsvc.domain.types import ChangeKind, MemoryType, Scope, Status
 from memsvc.errors import Conflict, InvalidRequest, PayloadTooLarge
-from memsvc.services import enrichment, memories, summary_llm
+from memsvc.services import enrichment, memories, quarantine, summary_llm
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import require_cube
 from memsvc.services.runtime import Runtime
@@ -146,7 +148,10 @@ async def _replace(
         )
         if locked is None or locked.version != current.version:
             return None
-        values = {"content": text, "content_hash": content_hash(text)}
+        values: dict[str, Any] = {"content": text, "content_hash": content_hash(text)}
+        level = trust_levels.after_edit(locked.trust, quarantine.key_level(principal))
+        if level != locked.trust:
+            values["trust"] = int(level)  # a lower key's words lower the block's trust
         if locked.status != Status.ACTIVE.value:
             values["status"] = Status.ACTIVE.value
         if locked.content == text and "status" not in values:

@@ -57,6 +57,11 @@ MAX_SYNONYMS = 100  # HippoRAG stops a node's synonym walk after ~100 neighbours
 _ALNUM = re.compile(r"[\W_]+")
 
 
+# A quarantined memory gets no note, no links and no graph facts, and evolves no neighbour:
+# what it says is in doubt (memsvc.services.quarantine); its release queues its enrichment.
+_NOT_ENRICHED = (Status.DELETED.value, Status.QUARANTINED.value)
+
+
 @dataclasses.dataclass(frozen=True)
 class EnrichResult:
     memories: int = 0
@@ -149,7 +154,7 @@ async def _prepare(
         states[mid]
         for mid in ids
         if mid in states
-        and states[mid].status != Status.DELETED.value
+        and states[mid].status not in _NOT_ENRICHED
         and states[mid].enriched_hash != states[mid].content_hash  # done already (a retry)
     ]
     built = []
@@ -241,6 +246,8 @@ async def _enrich_one(
         current = locked.get(mid)
         if current is None or current.content_hash != item.state.content_hash:
             return EnrichResult(skipped=1)  # changed or purged meanwhile: its own job follows
+        if current.status in _NOT_ENRICHED:
+            return EnrichResult(skipped=1)  # deleted or quarantined meanwhile
         await _write_note(conn, item, plan)
         await link_store.replace_outgoing(
             conn,

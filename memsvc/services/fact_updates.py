@@ -13,6 +13,12 @@ of the same subject, type and user) and applies the verdict, each as a version w
   starts; lineage ``supersedes``. A statement older than the stored fact is kept as past.
 
 Every inferred memory gets lineage ``extracted`` to its turn. Nothing is deleted.
+
+Trust (memsvc.services.quarantine): each fact carries its message's trust. A fact that
+contradicts a consensus of more trusted ones is stored and quarantined (decision
+``quarantine``), and so is the turn it came from. A less trusted fact never supersedes nor
+rewrites a more trusted one: short of a consensus to quarantine it, it is added beside it;
+an equally or more trusted one supersedes and updates as above.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from memsvc.algorithms import trust as trust_levels
+from memsvc.algorithms.consensus import Ruling
 from memsvc.algorithms.message_extract import Extracted
 from memsvc.algorithms.update_decision import (
     Decision,
@@ -38,15 +46,16 @@ from memsvc.algorithms.update_decision import (
 )
 from memsvc.domain.fields import validate_fields
 from memsvc.domain.memory import Cube, Memory, content_hash, version_row
-from memsvc.domain.types import ChangeKind, MemoryType, Status
+from memsvc.domain.types import SEARCHABLE_STATUSES, ChangeKind, MemoryType, Status
 from memsvc.security.vault import VaultError
-from memsvc.services import memories
+from memsvc.services import memories, quarantine
 from memsvc.services.runtime import Runtime
 from memsvc.store import facts as fact_store
 from memsvc.store import lifecycle as lifecycle_store
 from memsvc.store import memories as memory_store
 
 ORIGIN = "extracted"
+_LIVE = {s.value for s in SEARCHABLE_STATUSES}
 SOURCE = "conversation"
 NEIGHBOURS = 10  # stored facts each new one is compared with
 
@@ -74,6 +83,13 @@ class Batch:
     message_ids: list[str]  # per message
     now: datetime
     to_enrich: list[uuid.UUID] = dataclasses.field(default_factory=list)
+    trusts: list[int] = dataclasses.field(default_factory=list)  # per message (default user)
+    # The model's view of the poisoning check, asked before the transaction.
+    opinions: quarantine.Opinions = dataclasses.field(default_factory=dict)
+
+
+def _trust(batch: Batch, x: Extracted) -> int:
+    return batch.trusts[x.message_index] if batch.trusts else int(trust_levels.Trust.USER)
 
 
 def _valid_from(batch: Batch, x: Extracted) -> datetime:
@@ -94,12 +110,40 @@ def _slot(x: Extracted) -> tuple[str | None, str | None]:
 
 
 async def infer_one(batch: Batch, x: Extracted, vector: np.ndarray) -> Inferred:
+    trust = _trust(batch, x)
     if x.memory_type == MemoryType.KNOWLEDGE_VAULT.value:
-        verdict = await _secret_verdict(batch, x)
+        verdict, levels = await _secret_verdict(batch, x)
     else:
-        verdict = await _fact_verdict(batch, x, vector)
+        verdict, levels = await _fact_verdict(batch, x, vector)
     turn = batch.turns[x.message_index]
     message_id = batch.message_ids[x.message_index]
+    ruling = None
+    if verdict.decision is not Decision.REINFORCE:
+        (ruling,) = await quarantine.judge(
+            batch.rt, batch.conn, batch.cube.id, [_claim(batch, x, vector)], batch.opinions
+        )
+    if ruling is not None and ruling.quarantine:
+        memory = await _quarantine(batch, x, vector, ruling, message_id)
+        await lifecycle_store.add_sources(
+            batch.conn,
+            cube_id=batch.cube.id,
+            memory_id=memory.id,
+            source_ids=[turn.id],
+            relation="extracted",
+        )
+        return Inferred(Decision.QUARANTINE, memory, None, ruling.reason, x.message_index)
+    if (
+        verdict.decision in (Decision.UPDATE, Decision.SUPERSEDE)
+        and verdict.target is not None
+        and levels.get(verdict.target, 0) > trust
+    ):
+        # A less trusted statement does not rewrite nor end a more trusted fact.
+        verdict = Verdict(
+            Decision.ADD,
+            None,
+            f"{verdict.reason}; stored beside {verdict.target}, which is more trusted "
+            f"({trust_levels.name(levels[verdict.target])} over {trust_levels.name(trust)})",
+        )
     if verdict.decision is Decision.ADD or verdict.target is None:
         memory = await _insert(batch, x, vector, verdict.reason, message_id)
         previous = None
@@ -122,7 +166,57 @@ async def infer_one(batch: Batch, x: Extracted, vector: np.ndarray) -> Inferred:
     return Inferred(verdict.decision, memory, previous, verdict.reason, x.message_index)
 
 
-async def _fact_verdict(batch: Batch, x: Extracted, vector: np.ndarray) -> Verdict[uuid.UUID]:
+def _claim(batch: Batch, x: Extracted, vector: np.ndarray) -> quarantine.Claim:
+    return claim(x, vector, _trust(batch, x), _owner(batch, x).user_id)
+
+
+def claim(x: Extracted, vector: np.ndarray, trust: int, user_id: str | None) -> quarantine.Claim:
+    """An extracted memory as the poisoning check sees it."""
+    attribute, value = _slot(x)
+    return quarantine.Claim(
+        content=x.content,
+        trust=trust,
+        user_id=user_id,
+        memory_type=x.memory_type,
+        vector=vector,
+        subject=x.subject,
+        attribute=attribute,
+        value=value,
+    )
+
+
+async def _quarantine(
+    batch: Batch, x: Extracted, vector: np.ndarray, ruling: Ruling[uuid.UUID], message_id: str
+) -> Memory:
+    """Store the fact and set it aside; the turn it came from goes with it (the statement
+    that carried it), unless that turn is set aside already."""
+    fact = await _insert(batch, x, vector, "stored for review", message_id, enrich=False)
+    tenant_id = batch.cube.tenant_id
+    fact = await quarantine.apply(
+        batch.conn, tenant_id=tenant_id, memory=fact, ruling=ruling, actor=batch.actor
+    )
+    turn = await memory_store.get_memory(
+        batch.conn, cube_id=batch.cube.id, memory_id=batch.turns[x.message_index].id
+    )
+    if turn is not None and turn.status in _LIVE and turn.trust <= fact.trust:
+        await quarantine.set_aside(
+            batch.conn,
+            tenant_id=tenant_id,
+            memory=turn,
+            reason=f"a memory inferred from it, {fact.id}, was quarantined: {ruling.reason}",
+            conflicts=quarantine.conflicts_of(ruling),
+            judged_by=ruling.judged_by,
+            actor=batch.actor,
+        )
+        if turn.id in batch.to_enrich:
+            batch.to_enrich.remove(turn.id)
+    return fact
+
+
+async def _fact_verdict(
+    batch: Batch, x: Extracted, vector: np.ndarray
+) -> tuple[Verdict[uuid.UUID], dict[uuid.UUID, int]]:
+    """The update rules' verdict, and the trust of each stored fact compared."""
     attribute, value = _slot(x)
     stored = await fact_store.current_facts(
         batch.conn,
@@ -152,7 +246,8 @@ async def _fact_verdict(batch: Batch, x: Extracted, vector: np.ndarray) -> Verdi
         for s in stored
     ]
     new = Fact(x.content, x.subject, x.memory_type, attribute, value)
-    return decide(new, neighbours, duplicate_threshold=batch.rt.settings.dedup_threshold)
+    verdict = decide(new, neighbours, duplicate_threshold=batch.rt.settings.dedup_threshold)
+    return verdict, {s.memory.id: s.memory.trust for s in stored}
 
 
 def _same_day(a: datetime | None, b: datetime | None) -> bool:
@@ -163,24 +258,28 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-async def _secret_verdict(batch: Batch, x: Extracted) -> Verdict[uuid.UUID]:
+async def _secret_verdict(
+    batch: Batch, x: Extracted
+) -> tuple[Verdict[uuid.UUID], dict[uuid.UUID, int]]:
     stored = await fact_store.current_secrets(
         batch.conn, cube_id=batch.cube.id, user_id=_owner(batch, x).user_id, subject=x.subject
     )
     readable = []
-    for memory_id, attribute, ciphertext in stored:
+    for memory_id, attribute, ciphertext, _ in stored:
         try:
             secret = batch.rt.vault.decrypt(ciphertext)
         except VaultError:
             continue  # under a key no longer configured: cannot be compared
         readable.append(StoredSecret(memory_id, attribute, _digest(secret)))
-    return decide_secret(x.attribute, _digest(x.secret or ""), readable)
+    verdict = decide_secret(x.attribute, _digest(x.secret or ""), readable)
+    return verdict, {memory_id: level for memory_id, _, _, level in stored}
 
 
 def _new_item(batch: Batch, x: Extracted, valid_to: datetime | None = None) -> memories.NewMemory:
     attribute, value = _slot(x)
     owner = _owner(batch, x)
     return memories.NewMemory(
+        trust=_trust(batch, x),
         content=x.content,
         memory_type=MemoryType(x.memory_type),
         occurred_at=x.occurred_at or _valid_from(batch, x),
@@ -207,6 +306,7 @@ async def _insert(
     message_id: str,
     *,
     valid_to: datetime | None = None,
+    enrich: bool = True,
 ) -> Memory:
     rt, conn = batch.rt, batch.conn
     item = _new_item(batch, x, valid_to)
@@ -231,7 +331,8 @@ async def _insert(
             )
         ],
     )
-    batch.to_enrich.append(memory_id)
+    if enrich:
+        batch.to_enrich.append(memory_id)
     return memory
 
 

@@ -24,6 +24,10 @@ and facts kept current over time.
 4. Batches up to `ingest_sync_max_messages` are stored before the reply (201); larger ones are
    staged in `ingest_batches` in the accepting transaction (acknowledged: never lost) and
    ingested by an `ingest_messages` job (202). The turn ids are final in both cases.
+5. **Trust** (memsvc.algorithms.trust): each message's by its role (user 2, assistant 1,
+   system 3, tool 0), at most the key's level and the request's `max_trust`; its turn and what
+   is inferred from it carry it, and are checked against more trusted memories
+   (memsvc.services.quarantine): what contradicts a consensus of them is quarantined.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.algorithms import message_extract as rules
+from memsvc.algorithms import trust as trust_levels
 from memsvc.algorithms.message_extract import Extracted
 from memsvc.algorithms.update_decision import (
     Decision,
@@ -48,7 +53,7 @@ from memsvc.domain.fields import validate_fields
 from memsvc.domain.memory import Cube, Memory, content_hash
 from memsvc.domain.types import MemoryType, Scope
 from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
-from memsvc.services import enrichment, fact_updates, ingest_llm, memories
+from memsvc.services import enrichment, fact_updates, ingest_llm, memories, quarantine
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import require_cube
 from memsvc.services.fact_updates import Inferred
@@ -88,6 +93,8 @@ class Conversation:
     agent_id: str | None = None
     session_id: str | None = None
     infer: bool = True
+    max_trust: int | None = None  # the client's cap on every message's trust
+    trusts: tuple[int, ...] = ()  # per message, set on acceptance (`_with_trusts`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +224,7 @@ async def ingest(
     principal.require(Scope.WRITE)
     _validate(rt, conv)
     _check_vault(rt, conv)
+    conv = _with_trusts(principal, conv)
     message_ids = [m.message_id or str(uuid.uuid4()) for m in conv.messages]
     conv = dataclasses.replace(
         conv,
@@ -238,6 +246,29 @@ async def ingest(
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
         await _refuse_staged(conn, cube_id, conv)
         return await _write(rt, conn, cube, prepared, actor=principal.actor)
+
+
+def _with_trusts(principal: Principal, conv: Conversation) -> Conversation:
+    """Each message's trust: its role's, at most the request's `max_trust` (403 above the
+    key's level) and the key's level."""
+    quarantine.require_trust(principal, conv.max_trust, "max_trust")
+    ceiling = quarantine.key_level(principal)
+    by_role = trust_levels.capped(
+        (trust_levels.from_role(m.role) for m in conv.messages), conv.max_trust
+    )
+    return dataclasses.replace(
+        conv, trusts=tuple(int(trust_levels.resolve(level, ceiling)) for level in by_role)
+    )
+
+
+def _trusts(conv: Conversation) -> list[int]:
+    if conv.trusts:
+        return list(conv.trusts)
+    # Accepted before trust levels existed: by role, as an ordinary key would have it.
+    ceiling = trust_levels.Trust.USER
+    return [
+        int(trust_levels.resolve(trust_levels.from_role(m.role), ceiling)) for m in conv.messages
+    ]
 
 
 async def _refuse_staged(conn: AsyncConnection, cube_id: uuid.UUID, conv: Conversation) -> None:
@@ -308,6 +339,7 @@ def _decode(rt: Runtime, payload: dict[str, Any]) -> tuple[Conversation, list[uu
         agent_id=payload["agent_id"],
         session_id=payload["session_id"],
         infer=payload["infer"],
+        trusts=tuple(payload.get("trusts") or ()),
     )
     return conv, [uuid.UUID(t) for t in payload["turn_ids"]], payload["actor"]
 
@@ -354,6 +386,7 @@ async def _stage(
             "agent_id": conv.agent_id,
             "session_id": conv.session_id,
             "infer": conv.infer,
+            "trusts": list(conv.trusts),
             "turn_ids": [str(t) for t in turn_ids],
             "actor": principal.actor,
         }
@@ -392,6 +425,7 @@ class BatchResult:
     superseded: int
     extracted_by: str | None
     already_done: bool = False
+    quarantined: int = 0
 
 
 async def ingest_batch(
@@ -428,6 +462,7 @@ async def ingest_batch(
         updated=counts[Decision.UPDATE],
         superseded=counts[Decision.SUPERSEDE],
         extracted_by=done.extracted_by,
+        quarantined=counts[Decision.QUARANTINE],
     )
 
 
@@ -443,6 +478,7 @@ class _Prepared:
     extracted_vectors: np.ndarray
     extracted_by: Literal["llm", "fallback"] | None
     turn_ids: list[uuid.UUID] | None  # fixed by the accepting request (queued path)
+    opinions: quarantine.Opinions = dataclasses.field(default_factory=dict)
 
 
 def _turn_texts(conv: Conversation) -> list[str]:
@@ -463,7 +499,10 @@ async def _prepare(
     *,
     turn_ids: list[uuid.UUID] | None = None,
     texts: list[str] | None = None,
+    owners: list[str | None] | None = None,
 ) -> _Prepared:
+    """Extraction and embeddings, and the model's view of the poisoning check (`owners`: each
+    message's user, default the conversation's)."""
     texts = _turn_texts(conv) if texts is None else texts
     extracted: list[Extracted] = []
     extracted_by: Literal["llm", "fallback"] | None = None
@@ -474,6 +513,28 @@ async def _prepare(
         )
         extracted = [x for x in extracted if _valid_fields(x)]
     vectors = await rt.embedder.embed_async([*texts, *(x.content for x in extracted)])
+    opinions: quarantine.Opinions = {}
+    if rt.llm.configured:
+        trusts = _trusts(conv)
+        users = owners or [conv.user_id] * len(texts)
+        claims = [
+            quarantine.Claim(
+                content=text,
+                trust=trusts[i],
+                user_id=users[i],
+                memory_type=MemoryType.EPISODIC.value,
+                vector=vectors[i],
+            )
+            for i, text in enumerate(texts)
+        ] + [
+            fact_updates.claim(
+                x, vectors[len(texts) + j], trusts[x.message_index], users[x.message_index]
+            )
+            for j, x in enumerate(extracted)
+        ]
+        opinions = await quarantine.consult(
+            rt, tenant_id=cube.tenant_id, cube_id=cube.id, claims=claims
+        )
     return _Prepared(
         conv=conv,
         texts=texts,
@@ -482,6 +543,7 @@ async def _prepare(
         extracted_vectors=vectors[len(texts) :],
         extracted_by=extracted_by,
         turn_ids=turn_ids,
+        opinions=opinions,
     )
 
 
@@ -534,6 +596,8 @@ async def _infer_all(
         timestamps=[m.timestamp for m in prepared.conv.messages],
         message_ids=[m.message_id or "" for m in prepared.conv.messages],
         now=rt.now(),
+        trusts=_trusts(prepared.conv),
+        opinions=prepared.opinions,
     )
     done: list[Inferred] = []
     for x, vector in zip(prepared.extracted, prepared.extracted_vectors, strict=True):
@@ -573,7 +637,9 @@ async def ingest_items(
     (dedup) yields nothing again."""
     principal.require(Scope.WRITE)
     memories.validate_batch(rt, items)
+    items = memories.with_trust(principal, items, default=trust_levels.Trust.USER)
     conv = Conversation(
+        trusts=tuple(int(i.trust or 0) for i in items),
         messages=[
             ChatMessage(
                 role="user",
@@ -582,7 +648,7 @@ async def ingest_items(
                 message_id=item.source_message_ids[0] if item.source_message_ids else None,
             )
             for item in items
-        ]
+        ],
     )
     _check_vault(rt, conv)
     async with rt.db.transaction() as conn:
@@ -590,7 +656,7 @@ async def ingest_items(
     texts = rules.redact(_extractor_messages(conv))
     items = [dataclasses.replace(i, content=t) for i, t in zip(items, texts, strict=True)]
     fields = memories.validate_batch(rt, items)
-    prepared = await _prepare(rt, cube, conv, texts=texts)
+    prepared = await _prepare(rt, cube, conv, texts=texts, owners=[i.user_id for i in items])
     async with rt.db.transaction() as conn:
         cube = await require_cube(conn, principal, cube_id, keep=True)
         await lifecycle_store.lock_cube_writes(conn, cube_id=cube_id)
@@ -603,6 +669,7 @@ async def ingest_items(
             prepared.turn_vectors,
             actor=principal.actor,
             deduplicate=deduplicate,
+            opinions=prepared.opinions,
         )
         repeats = {d.index for d in added.duplicates}
         fresh = {i for i in range(len(items)) if i not in repeats}
@@ -618,6 +685,8 @@ async def ingest_items(
         done, _, final = await _infer_all(
             rt, conn, cube, prepared, added.memories, fresh, principal.actor
         )
+    # An item whose inferred fact was quarantined went with it.
+    added = dataclasses.replace(added, memories=[final.get(m.id, m) for m in added.memories])
     return ItemsIngested(
         added=added,
         memories=[dataclasses.replace(i, memory=final.get(i.memory.id, i.memory)) for i in done],
@@ -638,8 +707,10 @@ async def _store_turns(
         # returned; keep them whatever was stored since, so they stay final.
         repeated, inside = await _accepted_repeats(conn, prepared.turn_ids)
     new = [i for i in range(len(texts)) if i not in repeated and i not in inside]
+    trusts = _trusts(conv)
     items = [
         memories.NewMemory(
+            trust=trusts[i],
             content=texts[i],
             memory_type=MemoryType.EPISODIC,
             occurred_at=conv.messages[i].timestamp,
@@ -669,6 +740,7 @@ async def _store_turns(
             actor=actor,
             deduplicate=False,
             ids=ids,
+            opinions=prepared.opinions,
         )
         stored.update(zip(new, added.memories, strict=True))
     for later, earlier in inside.items():

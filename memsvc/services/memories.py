@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from memsvc.algorithms import consensus, dedup
 from memsvc.algorithms import cursor as cursors
-from memsvc.algorithms import dedup
+from memsvc.algorithms import trust as trust_levels
 from memsvc.domain.fields import SECRET_FIELD, validate_fields
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.memory import (
@@ -21,10 +22,17 @@ from memsvc.domain.memory import (
     content_hash,
     version_row,
 )
-from memsvc.domain.types import ALLOWED_STATUS_CHANGES, ChangeKind, MemoryType, Scope, Status
+from memsvc.domain.types import (
+    ALLOWED_STATUS_CHANGES,
+    SEARCHABLE_STATUSES,
+    ChangeKind,
+    MemoryType,
+    Scope,
+    Status,
+)
 from memsvc.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, Unavailable
 from memsvc.security.vault import VaultError
-from memsvc.services import enrichment
+from memsvc.services import enrichment, quarantine
 from memsvc.services.auth import Principal
 from memsvc.services.cubes import require_cube
 from memsvc.services.runtime import Runtime
@@ -60,6 +68,36 @@ class NewMemory:
     fact_subject: str | None = None
     fact_attribute: str | None = None
     fact_value: str | None = None
+    # How far it is trusted (memsvc.algorithms.trust); None: from its provenance (`source`,
+    # memory type). The services set it within the writing key's level (`with_trust`).
+    trust: int | None = None
+
+
+def with_trust(
+    principal: Principal,
+    items: list[NewMemory],
+    *,
+    default: trust_levels.Trust = trust_levels.Trust.AGENT,
+) -> list[NewMemory]:
+    """Each item with its trust: the one it asks for (403 above the key's level), else its
+    provenance's (`default` when its source names none), never above the key's level."""
+    ceiling = quarantine.key_level(principal)
+    out = []
+    for index, item in enumerate(items):
+        quarantine.require_trust(principal, item.trust, f"items[{index}].trust")
+        derived = trust_levels.derive(
+            source=item.source, memory_type=item.memory_type.value, default=default
+        )
+        out.append(
+            dataclasses.replace(item, trust=trust_levels.resolve(derived, ceiling, item.trust))
+        )
+    return out
+
+
+def _trust_of(item: NewMemory) -> int:
+    if item.trust is not None:
+        return item.trust
+    return trust_levels.derive(source=item.source, memory_type=item.memory_type.value)
 
 
 def _check_content(rt: Runtime, content: str, where: str) -> str:
@@ -188,11 +226,15 @@ async def add_memories(
     """
     principal.require(Scope.WRITE)
     fields = validate_batch(rt, items)
+    items = with_trust(principal, items)
     # Check the cube before spending seconds on embeddings.
     async with rt.db.transaction() as conn:
-        await require_cube(conn, principal, cube_id)
+        cube = await require_cube(conn, principal, cube_id)
     if vectors is None:
         vectors = await rt.embedder.embed_async([item.content for item in items])
+    opinions = await quarantine.consult(
+        rt, tenant_id=cube.tenant_id, cube_id=cube_id, claims=claims_of(items, vectors)
+    )
     async with rt.db.transaction() as conn:
         cube = await require_cube(conn, principal, cube_id, keep=True)
         # Writers of one cube take turns here, so two concurrent adds of the same text cannot
@@ -207,7 +249,25 @@ async def add_memories(
             vectors,
             actor=principal.actor,
             deduplicate=deduplicate,
+            opinions=opinions,
         )
+
+
+def claims_of(items: list[NewMemory], vectors: Any) -> list[quarantine.Claim]:
+    """The items as the poisoning check sees them."""
+    return [
+        quarantine.Claim(
+            content=item.content,
+            trust=_trust_of(item),
+            user_id=item.user_id,
+            memory_type=item.memory_type.value,
+            vector=vector,
+            subject=item.fact_subject,
+            attribute=item.fact_attribute,
+            value=item.fact_value,
+        )
+        for item, vector in zip(items, vectors, strict=True)
+    ]
 
 
 async def store_batch(
@@ -221,10 +281,15 @@ async def store_batch(
     actor: str,
     deduplicate: bool = True,
     ids: list[uuid.UUID] | None = None,
+    opinions: quarantine.Opinions | None = None,
 ) -> Added:
     """The write half of `add_memories`, in the caller's transaction (which holds the cube's
     write lock): items checked by `validate_batch`, embedded, stored or folded into the live
-    memories they repeat; their enrichment queued. `ids` fixes the new memories' ids."""
+    memories they repeat; their enrichment queued. `ids` fixes the new memories' ids.
+
+    Each new memory is checked against the more trusted memories stored before the batch
+    (memsvc.services.quarantine; `opinions`: the model's, asked before the transaction): one
+    that contradicts a consensus of them is stored and then quarantined, and not enriched."""
     cube_id = cube.id
     now = rt.now()
     status = Status.PENDING if rt.settings.enrichment else Status.ACTIVE
@@ -233,6 +298,14 @@ async def store_batch(
     matches = (
         await _duplicates(rt, conn, cube_id, items, fields, vectors, ids) if deduplicate else {}
     )
+    fresh = [i for i in range(len(items)) if i not in matches]
+    claims = claims_of(items, vectors)
+    rulings = await quarantine.judge(rt, conn, cube_id, [claims[i] for i in fresh], opinions)
+    to_quarantine = {
+        ids[i]: ruling
+        for i, ruling in zip(fresh, rulings, strict=True)
+        if ruling is not None and ruling.quarantine
+    }
     sessions = sorted({i.session_id for i in items if i.session_id is not None})
     last = await memory_store.last_in_sessions(conn, cube_id=cube_id, session_ids=sessions)
     rows, secrets = [], {}
@@ -256,15 +329,30 @@ async def store_batch(
         conn,
         [version_row(mem, ChangeKind.CREATE, ["content"], actor, None) for mem in created],
     )
+    set_aside = {}
+    for mem in created:
+        if mem.id in to_quarantine:
+            set_aside[mem.id] = await quarantine.apply(
+                conn,
+                tenant_id=cube.tenant_id,
+                memory=mem,
+                ruling=to_quarantine[mem.id],
+                actor=actor,
+            )
     reinforced = [target for target, _ in matches.values()]
     # One recall per repetition (a memory repeated twice in a batch gains 2).
     for target in reinforced:
         await memory_store.reinforce(conn, ids=[target], now=now)
     by_id = {mem.id: mem for mem in created}
+    by_id.update(set_aside)
     if reinforced or secrets:
         by_id.update(await memory_store.get_many(conn, ids=[*reinforced, *secrets]))
     job_id = await enrichment.enqueue(
-        rt, conn, tenant_id=cube.tenant_id, cube_id=cube_id, memory_ids=[m.id for m in created]
+        rt,
+        conn,
+        tenant_id=cube.tenant_id,
+        cube_id=cube_id,
+        memory_ids=[m.id for m in created if m.id not in set_aside],
     )
     ordered = [by_id[matches[i][0] if i in matches else ids[i]] for i in range(len(items))]
     duplicates = [Duplicate(i, target, kind) for i, (target, kind) in sorted(matches.items())]
@@ -315,6 +403,7 @@ def new_row(
         "origin": item.origin,
         "lsh_bucket": item.lsh_bucket,
         "derived_key": core_block_key(item.memory_type, item_fields, item.user_id),
+        "trust": _trust_of(item),
         "embedding": vector,
         "embedding_model": rt.embedder.model_name,
         "content_hash": content_hash(item.content),
@@ -379,8 +468,16 @@ async def _duplicates(
         match = await lifecycle_store.find_duplicate(
             conn, cube_id=cube_id, probe=probe, threshold=threshold, exact_scan=exact_scan
         )
+        if match is not None and match[1] == "near":
+            stored = await memory_store.get_memory(conn, cube_id=cube_id, memory_id=match[0])
+            if stored is None or _negates(item.content, stored.content):
+                match = None
         if match is None:
-            repeat = dedup.repeat_of(probe, earlier, threshold)
+            repeat = dedup.repeat_of(
+                probe,
+                [(i, p) for i, p in earlier if not _negates(item.content, items[i].content)],
+                threshold,
+            )
             if repeat is not None:
                 match = (ids[repeat[0]], repeat[1])
         if match is not None:
@@ -388,6 +485,14 @@ async def _duplicates(
         else:
             earlier.append((index, probe))
     return found
+
+
+def _negates(new: str, old: str) -> bool:
+    """ "Sam is not allergic to peanuts" is close to "Sam is allergic to peanuts" in embedding
+    space (cosine 0.97), but it is no repeat of it: the negation rule of the poisoning check
+    tells them apart."""
+    relation, _ = consensus.relation(consensus.Statement(new), consensus.Statement(old))
+    return relation is consensus.Relation.CONTRADICTS
 
 
 async def get_memory(
@@ -437,18 +542,43 @@ async def update_memory(
     expected_version: int | None = None,
     reason: str | None = None,
 ) -> Memory:
-    """Apply a client's changes as a new version (a no-op change writes no version)."""
+    """Apply a client's changes as a new version (a no-op change writes no version).
+
+    A new content is checked against the more trusted memories (memsvc.services.quarantine)
+    and may be quarantined; written by a key of a lower level than the memory's trust, it
+    lowers that trust to the key's level. A restore of a memory an admin has not released
+    from quarantine brings it back into quarantine."""
     principal.require(Scope.WRITE)
+    changes = dict(changes)
+    if changes.get("trust", 0) is None:
+        del changes["trust"]  # null: leave it as it is
+    quarantine.require_trust(principal, changes.get("trust"))
+    ceiling = quarantine.key_level(principal)
     vector = None
+    opinions: quarantine.Opinions = {}
     if "content" in changes:
         _check_content(rt, changes["content"], "content")
 
         # Embed before taking the row lock: the vector depends only on the new text.
         vector = (await rt.embedder.embed_async([changes["content"]]))[0]
+        if rt.llm.configured:
+            async with rt.db.transaction() as conn:
+                current = await require_memory(conn, principal, cube_id, memory_id)
+            level = changes.get("trust", trust_levels.after_edit(current.trust, ceiling))
+            claim = quarantine.claim_of(
+                dataclasses.replace(current, content=changes["content"], trust=level), vector
+            )
+            opinions = await quarantine.consult(
+                rt, tenant_id=principal.require_tenant(), cube_id=cube_id, claims=[claim]
+            )
     async with rt.db.transaction() as conn:
         before = await _locked_memory(conn, principal, cube_id, memory_id)
         tenant_id = principal.require_tenant()
         values, kind = _plan_update(before, changes, expected_version)
+        if "content" in values and "trust" not in changes:
+            lowered = trust_levels.after_edit(before.trust, ceiling)
+            if lowered != before.trust:
+                values["trust"] = int(lowered)
         after_fields = values.get("fields", before.fields)
         after_type = MemoryType(values.get("memory_type", before.memory_type))
         if core_block_key(after_type, after_fields, before.user_id) and "content" in values:
@@ -462,6 +592,12 @@ async def update_memory(
             # Asking for a memory back is a recall: its forgetting clock starts again, or the
             # next sweep would archive it at once.
             values["last_recalled_at"] = rt.now()
+            record = await quarantine.held(conn, memory_id=memory_id)
+            if record is not None:
+                # Only an admin's release takes a memory out of quarantine.
+                values["status"] = Status.QUARANTINED.value
+                await quarantine.reopen(conn, record=record)
+                reason = f"restored into quarantine (not released): {record['reason']}"
         content_changed = "content" in values
         if content_changed:
             values["content_hash"] = content_hash(values["content"])
@@ -480,8 +616,20 @@ async def update_memory(
             conn, [version_row(after, kind, fields_changed, principal.actor, reason)]
         )
         if content_changed:
+            assert vector is not None  # embedded above: the content is in the changes
             around = await memory_store.neighbours_of(conn, memory_id=memory_id)
             await memory_store.refresh_lexical(conn, ids=around)
+            (ruling,) = (
+                await quarantine.judge(
+                    rt, conn, cube_id, [quarantine.claim_of(after, vector)], opinions
+                )
+                if after.status in {s.value for s in SEARCHABLE_STATUSES}
+                else [None]
+            )
+            if ruling is not None and ruling.quarantine:
+                return await quarantine.apply(
+                    conn, tenant_id=tenant_id, memory=after, ruling=ruling, actor=principal.actor
+                )
             # The note, links and graph facts described the old text: build them anew.
             await enrichment.enqueue(
                 rt, conn, tenant_id=tenant_id, cube_id=cube_id, memory_ids=[memory_id]

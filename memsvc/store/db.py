@@ -14,6 +14,18 @@ from memsvc.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
+# A database that does not answer (host down, network cut) must not hold a request for ever:
+# connecting gives up after this many seconds, waiting for a pooled connection after
+# POOL_TIMEOUT_S; either is a 503 `unavailable`.
+CONNECT_TIMEOUT_S = 10
+POOL_TIMEOUT_S = 10
+UNAVAILABLE = "the database is not reachable; retry shortly"
+# The connection was lost while the COMMIT was under way: the server may have committed.
+COMMIT_UNKNOWN = (
+    "the database connection was lost while committing: the change may or may not have been "
+    "saved; read it back before retrying"
+)
+
 
 def sqlalchemy_url(url: str) -> str:
     """Normalise any postgres URL to the psycopg 3 driver SQLAlchemy needs."""
@@ -34,8 +46,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_timeout=10,
+        pool_pre_ping=True,  # a connection the server dropped is replaced, not used
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
     )
 
 
@@ -43,6 +56,12 @@ def _is_connection_problem(exc: sa_exc.DBAPIError) -> bool:
     return bool(exc.connection_invalidated) or isinstance(
         exc, sa_exc.OperationalError | sa_exc.InterfaceError
     )
+
+
+def _unavailable(committing: bool) -> Unavailable:
+    if committing:
+        return Unavailable(COMMIT_UNKNOWN, details={"outcome": "unknown"})
+    return Unavailable(UNAVAILABLE)
 
 
 class Database:
@@ -53,16 +72,22 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction, committed when the block ends. A lost database is `Unavailable`
+        (503): nothing was written, unless the connection was lost during the COMMIT itself,
+        when the outcome is unknown (`details.outcome` says so)."""
+        committing = False
         try:
             async with self.engine.begin() as conn:
                 yield conn
+                committing = True
         except sa_exc.DBAPIError as exc:
             if _is_connection_problem(exc):
                 log.warning("database unavailable: %s", exc.orig)
-                raise Unavailable("the database is not reachable; retry shortly") from exc
+                raise _unavailable(committing) from exc
             raise
         except (OSError, TimeoutError, sa_exc.TimeoutError) as exc:
-            raise Unavailable("the database is not reachable; retry shortly") from exc
+            log.warning("database unavailable: %r", exc)
+            raise _unavailable(committing) from exc
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -67,17 +67,17 @@ async def current_facts(
 
 async def current_secrets(
     conn: AsyncConnection, *, cube_id: uuid.UUID, user_id: str | None, subject: str
-) -> list[tuple[uuid.UUID, str | None, bytes]]:
-    """(id, slot, ciphertext) of the subject's current vault entries, oldest first."""
+) -> list[tuple[uuid.UUID, str | None, bytes, int]]:
+    """(id, slot, ciphertext, trust) of the subject's current vault entries, oldest first."""
     rows = await conn.execute(
-        select(m.id, m.fact_attribute, m.secret_ciphertext)
+        select(m.id, m.fact_attribute, m.secret_ciphertext, m.trust)
         .where(
             *_current_facts(cube_id, user_id, subject, "knowledge_vault"),
             m.secret_ciphertext.is_not(None),
         )
         .order_by(m.seq)
     )
-    return [(i, a, bytes(c)) for i, a, c in rows.tuples()]
+    return [(i, a, bytes(c), int(t)) for i, a, c, t in rows.tuples()]
 
 
 async def turns_with_message_ids(

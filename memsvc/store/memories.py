@@ -65,6 +65,8 @@ def filter_conditions(flt: MemoryFilter) -> list[ColumnElement[bool]]:
         conds.append(m.occurred_at < flt.occurred_before)
     if flt.as_of is not None:
         conds.extend(valid_at(flt.as_of))
+    if flt.min_trust is not None:
+        conds.append(m.trust >= flt.min_trust)
     return conds
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     Uuid,
@@ -117,6 +118,7 @@ memories = Table(
     Column("fact_subject", Text),
     Column("fact_attribute", Text),
     Column("fact_value", Text),
+    Column("trust", SmallInteger, nullable=False),
 )
 
 memory_versions = Table(
@@ -238,4 +240,38 @@ activations = Table(
     Column("stale_since", TZ),
     Column("created_at", TZ, nullable=False),
     Column("built_at", TZ),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("at", TZ, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("tenant_id", Uuid),
+    Column("key_id", Uuid),
+    Column("method", Text, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("request_id", Text, nullable=False),
+)
+
+memory_quarantine = Table(
+    "memory_quarantine",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("memory_id", Uuid, ForeignKey("memories.id", ondelete="CASCADE"), nullable=False),
+    Column("cube_id", Uuid, ForeignKey("cubes.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("trust", SmallInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("conflict_ids", ARRAY(Uuid), nullable=False),
+    Column("conflicts", JSONB, nullable=False),
+    Column("judged_by", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("resolved_at", TZ),
+    Column("resolution", Text),
+    Column("resolved_by", Text),
+    Column("note", Text),
 )

@@ -142,7 +142,11 @@ async def test_tenant_key_gets_403_on_admin_routes(app, client):
         ("POST", "/v1/admin/keys"): {"tenant_id": client.tenant_id, "scopes": ["read"]},
     }
     for method, path in routes:
-        url = path.replace("{tenant_id}", client.tenant_id).replace("{key_id}", client.key_id)
+        url = (
+            path.replace("{tenant_id}", client.tenant_id)
+            .replace("{key_id}", client.key_id)
+            .replace("{memory_id}", str(uuid.uuid4()))
+        )
         err = _err(await client.request(method, url, json=bodies.get((method, path))), 403)
         assert err["code"] == "admin_required", (method, path)
     # the key was not revoked, no tenant was created

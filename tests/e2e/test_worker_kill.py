@@ -16,26 +16,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
 from procrastinate.jobs import Status
 
 from memsvc.store.db import libpq_url
+from tests.e2e.procs import Worker, until
+from tests.e2e.procs import query as _query
 from workers import runner
 from workers.app import create_app
 
-MEMSVC = Path(sys.executable).parent / "memsvc"
 STALLED_SECONDS = 4
-DEADLINE_S = 600.0  # generous: the machine may have 2 cores and load a model per worker
-T = TypeVar("T")
 
 PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas"]
 PLACES = ["Lisbon", "Nairobi", "Osaka", "Toronto", "Krakow", "Lima"]
@@ -74,11 +70,6 @@ def _contents() -> list[str]:
         out.append(template.format(p=p, q=q if q != p else "Kofi", c=c, t=t))
     assert len(set(out)) == len(out)
     return out
-
-
-def _query(db_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(libpq_url(db_url)) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
 def _enriched(db_url: str, cube_id: str) -> tuple[int, int]:
@@ -151,46 +142,6 @@ def _state(db_url: str, cube_id: str) -> dict[str, Any]:
     }
 
 
-class Worker:
-    """A `memsvc worker` process (the console script itself: no shell in between)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [str(MEMSVC), "worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def assert_alive(self) -> None:
-        assert self.proc.poll() is None, f"the worker exited early:\n{self.log()}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-async def _until(
-    what: str, check: Callable[[], Awaitable[T | None]], worker: Worker, interval: float = 0.1
-) -> T:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        worker.assert_alive()
-        result = await check()
-        if result is not None:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}:\n{worker.log()}")
-
-
 async def _add(client: Any, cube_id: str, contents: list[str]) -> str:
     r = await client.post(
         f"/v1/cubes/{cube_id}/memories", json={"items": [{"content": c} for c in contents]}
@@ -233,7 +184,7 @@ async def test_a_killed_worker_s_job_is_retried_to_the_same_end_state(
             assert done < total, "the job finished before the worker could be killed"
             return done if done >= 1 else None
 
-        done_before = await _until("the first memories to be enriched", partly_enriched, first)
+        done_before = await until("the first memories to be enriched", partly_enriched, first)
         # The process to kill is the worker itself (the console script, no shell in between).
         cmdline = Path(f"/proc/{first.proc.pid}/cmdline").read_bytes().split(b"\0")
         assert any(arg.endswith(b"memsvc") for arg in cmdline) and b"worker" in cmdline, cmdline
@@ -258,8 +209,8 @@ async def test_a_killed_worker_s_job_is_retried_to_the_same_end_state(
             assert body["status"] != "failed", body
             return body if body["status"] == "done" else None
 
-        done_a = await _until("the retried job", lambda: finished(job_a), second, interval=0.5)
-        done_b = await _until("the uninterrupted job", lambda: finished(job_b), second)
+        done_a = await until("the retried job", lambda: finished(job_a), second, interval=0.5)
+        done_b = await until("the uninterrupted job", lambda: finished(job_b), second)
     finally:
         first.stop()
         if second is not None:
