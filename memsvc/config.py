@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     search_pool: int = Field(
         default=100, ge=10, le=2000, description="Candidates each signal contributes to fusion."
     )
+    lexical_prune_budget: int = Field(
+        default=2_500,
+        ge=0,
+        description="BM25 scores every memory holding a query word while they number at most "
+        "this; past it, only those holding the query's rarest words (dynamic pruning, "
+        "memsvc.algorithms.bm25.selective_terms). 0: always exact.",
+    )
     lexical_context_weight: float = Field(
         default=0.5,
         ge=0.0,

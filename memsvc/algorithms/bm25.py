@@ -21,6 +21,30 @@ def query_bound(n_docs: int, dfs: Mapping[str, int], query_terms: Sequence[str])
     return sum(idf(n_docs, dfs.get(term, 0)) for term in set(query_terms))
 
 
+def selective_terms(dfs: Mapping[str, int], budget: int) -> list[str] | None:
+    """The terms whose memories a large corpus scores (dynamic pruning), or None: all.
+
+    Scoring every memory that holds a query word is exact but costs per memory: at 100k
+    memories a question with a few common words ("home", "take", "trip") reaches a quarter of
+    them. Past `budget` memories in all, only those holding one of the rarest words are
+    scored (rarest first, as many as fit in `budget`, the rarest always), each on every query
+    word. A memory holding only common words is left out: it scores below one holding a rare
+    word unless it holds several of the common ones. The dense signal still sees it.
+    `budget` <= 0 turns pruning off.
+    """
+    held = sorted((df, term) for term, df in dfs.items() if df > 0)
+    if budget <= 0 or sum(df for df, _ in held) <= budget:
+        return None
+    chosen: list[str] = []
+    total = 0
+    for df, term in held:
+        if chosen and total + df > budget:
+            break
+        chosen.append(term)
+        total += df
+    return chosen
+
+
 def bm25_scores(
     docs: Mapping[str, Mapping[str, float]],
     query_terms: Sequence[str],

@@ -9,12 +9,14 @@ normalisation is an exact repeat; embeddings at cosine >= the threshold are a ne
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 
 EPISODIC = "episodic"
+K = TypeVar("K")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +54,22 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def repeat_of(
-    probe: DuplicateProbe, earlier: Sequence[tuple[int, DuplicateProbe]], threshold: float
-) -> tuple[int, str] | None:
-    """The first earlier probe (its key, "exact" | "near") this one repeats, if any."""
+    probe: DuplicateProbe,
+    earlier: Sequence[tuple[K, DuplicateProbe]],
+    threshold: float,
+    unless: Callable[[K], bool] | None = None,
+) -> tuple[K, str] | None:
+    """The first earlier probe (its key, "exact" | "near") this one repeats, if any; `unless`
+    vetoes a match by its key (asked only of matches: it may be costly)."""
     for key, other in earlier:
         if not same_owner(probe, other):
             continue
         if other.content_hash == probe.content_hash:
-            return key, "exact"
-        if threshold < 1.0 and cosine(probe.vector, other.vector) >= threshold:
-            return key, "near"
+            kind = "exact"
+        elif threshold < 1.0 and cosine(probe.vector, other.vector) >= threshold:
+            kind = "near"
+        else:
+            continue
+        if unless is None or not unless(key):
+            return key, kind
     return None

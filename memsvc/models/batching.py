@@ -21,6 +21,7 @@ import asyncio
 import collections
 import dataclasses
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +80,7 @@ class MicroBatcher:
         self.texts = 0  # texts passed to it
         self.requests = 0  # submit() calls served by those batches
         self.largest_batch = 0
+        self.busy_s = 0.0  # seconds spent in `function` (successful batches)
 
     @property
     def max_batch(self) -> int:
@@ -92,6 +94,7 @@ class MicroBatcher:
                 "texts": self.texts,
                 "requests": self.requests,
                 "largest_batch": self.largest_batch,
+                "busy_s": round(self.busy_s, 3),
                 "window_ms": round(self.window_s * 1000, 3),
             }
 
@@ -148,7 +151,9 @@ class MicroBatcher:
     async def _run(self, batch: list[_Request], limiter: anyio.CapacityLimiter) -> None:
         texts = [text for request in batch for text in request.texts]
         try:
+            started = time.perf_counter()
             rows = await anyio.to_thread.run_sync(self.function, texts, limiter=limiter)
+            busy = time.perf_counter() - started
             if len(rows) != len(texts):
                 raise RuntimeError(f"the batch function returned {len(rows)} rows for {len(texts)}")
         except BaseException as exc:
@@ -168,6 +173,7 @@ class MicroBatcher:
             self.texts += len(texts)
             self.requests += len(batch)
             self.largest_batch = max(self.largest_batch, len(texts))
+            self.busy_s += busy
         start = 0
         for request in batch:
             end = start + len(request.texts)

@@ -9,11 +9,13 @@ embedder; RemoteEmbedder (memsvc/models/remote.py) provides the same through lit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +28,13 @@ from memsvc.models.device import pick_device
 __all__ = ["Embedder", "TextEmbedder", "pick_device", "probe_dimension", "resolve_model_path"]
 
 log = logging.getLogger(__name__)
+
+# A search embeds a handful of short texts (the query and its entities). On a CPU such a small
+# forward pass runs on one thread: spread over every core it spends its time in OpenMP
+# barriers, waiting for whichever core the database (busy with the same search's SQL) or another
+# request holds. bench/scale.py: a query embedded while the database works took several times
+# longer on all threads than on one.
+SMALL_CPU_BATCH = 16
 
 
 def resolve_model_path(name: str) -> str:
@@ -80,6 +89,22 @@ class TextEmbedder(Protocol):
     async def embed_async(self, texts: list[str]) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread meanwhile (calls of one embedder take turns: MicroBatcher)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before <= 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class Embedder:
@@ -168,13 +193,15 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self._load()
-        vectors = model.encode(
-            texts,
-            batch_size=self.batch_size,  # resolved once the device is known
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        small = self.device == "cpu" and len(texts) <= SMALL_CPU_BATCH
+        with _one_torch_thread() if small else contextlib.nullcontext():
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,  # resolved once the device is known
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     async def embed_async(self, texts: list[str]) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -62,22 +62,27 @@ async def graph_index(
     return index
 
 
+EmbedTexts = Callable[[list[str]], Awaitable[np.ndarray]]
+
+
 async def _entity_matches(
     conn: AsyncConnection,
     cube_id: uuid.UUID,
     entities: Sequence[str],
-    vectors: np.ndarray,
+    embed: EmbedTexts,
 ) -> dict[int, float]:
     """{graph node id: match score}: an exact key match scores 1, else the nearest node by
-    embedding (HippoRAG 1 linking) when it is similar enough."""
+    embedding (HippoRAG 1 linking) when it is similar enough. Only the entities with no
+    exact match are embedded (on a CPU, embedding them is most of the graph signal's cost)."""
     exact = await graph_store.node_ids(conn, cube_id=cube_id, keys=list(entities))
-    matches: dict[int, float] = {}
-    for i, key in enumerate(entities):
-        if key in exact:
-            matches[exact[key]] = 1.0
-            continue
+    matches: dict[int, float] = {exact[key]: 1.0 for key in entities if key in exact}
+    unmatched = [key for key in entities if key not in exact]
+    if not unmatched:
+        return matches
+    vectors = await embed(unmatched)
+    for vector in vectors:
         near = await graph_store.similar_nodes(
-            conn, cube_id=cube_id, vector=vectors[i], limit=1, min_similarity=MIN_LINK_SIMILARITY
+            conn, cube_id=cube_id, vector=vector, limit=1, min_similarity=MIN_LINK_SIMILARITY
         )
         for node_id, _, sim in near:
             matches[node_id] = max(matches.get(node_id, 0.0), sim)
@@ -90,18 +95,19 @@ async def graph_signal(
     *,
     cube_ids: Sequence[uuid.UUID],
     entities: Sequence[str],
-    entity_vectors: np.ndarray,
+    embed: EmbedTexts,
     dense: Mapping[uuid.UUID, float],
     limit: int,
 ) -> dict[uuid.UUID, float]:
     """PPR score of each memory, over each cube's graph, seeded by the query's entities and
-    (HippoRAG 2) by the dense scores of memories. Unfiltered: the caller filters."""
+    (HippoRAG 2) by the dense scores of memories. Unfiltered: the caller filters. `embed`
+    embeds the entities that name no node exactly, when a cube has a graph."""
     out: dict[uuid.UUID, float] = {}
     for cube_id in cube_ids:
         index = await graph_index(rt, conn, cube_id)
-        if index.empty:
+        if index.empty or not entities:
             continue
-        matches = await _entity_matches(conn, cube_id, entities, entity_vectors)
+        matches = await _entity_matches(conn, cube_id, entities, embed)
         seeds = hipporag.entity_seeds(index, matches)
         if not seeds:  # no entity of the query is in this graph: it has nothing to add
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -475,8 +476,9 @@ async def _duplicates(
         if match is None:
             repeat = dedup.repeat_of(
                 probe,
-                [(i, p) for i, p in earlier if not _negates(item.content, items[i].content)],
+                earlier,
                 threshold,
+                unless=functools.partial(_negates_item, item.content, items),
             )
             if repeat is not None:
                 match = (ids[repeat[0]], repeat[1])
@@ -485,6 +487,10 @@ async def _duplicates(
         else:
             earlier.append((index, probe))
     return found
+
+
+def _negates_item(new: str, items: list[NewMemory], index: int) -> bool:
+    return _negates(new, items[index].content)
 
 
 def _negates(new: str, old: str) -> bool:

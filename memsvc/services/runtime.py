@@ -23,15 +23,24 @@ from memsvc.store.db import Database
 
 @dataclasses.dataclass
 class StatsCache:
-    """Corpus statistics (N, mean length) of large cubes, for BM25, kept for a few seconds.
+    """Corpus statistics of large cubes for BM25, kept for a few seconds: N and the mean
+    length per set of cubes, and each lexeme's document frequency.
 
     Small cubes are recomputed each time (cheap and always exact); for large ones a few seconds
-    of staleness moves BM25 scores by a hair while saving a scan per query.
+    of staleness moves BM25 scores by a hair while saving a scan per query (counting the
+    memories that hold a common word is most of a lexical search's time at 100k memories).
     """
 
     ttl_seconds: float = 30.0
     min_docs: int = 5_000
+    # A word's share of 5,000+ memories moves slowly (a hundred writes a minute change it by
+    # a few percent in five minutes, its IDF by less), and recounting it is the dear part.
+    df_ttl_seconds: float = 300.0
+    max_lexemes: int = 50_000  # per set of cubes; past it the oldest are dropped
     _entries: dict[tuple[uuid.UUID, ...], tuple[float, int, float]] = dataclasses.field(
+        default_factory=dict
+    )
+    _dfs: dict[tuple[uuid.UUID, ...], dict[str, tuple[float, int]]] = dataclasses.field(
         default_factory=dict
     )
 
@@ -44,6 +53,36 @@ class StatsCache:
     def put(self, key: tuple[uuid.UUID, ...], n_docs: int, avg_len: float) -> None:
         if n_docs >= self.min_docs:
             self._entries[key] = (time.monotonic() + self.ttl_seconds, n_docs, avg_len)
+
+    def document_frequencies(
+        self, key: tuple[uuid.UUID, ...], lexemes: list[str]
+    ) -> tuple[dict[str, int], list[str]]:
+        """(the known lexemes' document frequencies, the lexemes to count)."""
+        known = self._dfs.get(key, {})
+        now = time.monotonic()
+        found: dict[str, int] = {}
+        missing: list[str] = []
+        for lex in lexemes:
+            entry = known.get(lex)
+            if entry is None or entry[0] < now:
+                missing.append(lex)
+            else:
+                found[lex] = entry[1]
+        return found, missing
+
+    def put_document_frequencies(
+        self, key: tuple[uuid.UUID, ...], n_docs: int, lexemes: list[str], dfs: dict[str, int]
+    ) -> None:
+        """Keep the counts of `lexemes` (0 for those missing from `dfs`) of a large cube."""
+        if n_docs < self.min_docs:
+            return
+        known = self._dfs.setdefault(key, {})
+        expires = time.monotonic() + self.df_ttl_seconds
+        for lex in lexemes:
+            known.pop(lex, None)  # re-inserted last: the dict's order is the age order
+            known[lex] = (expires, dfs.get(lex, 0))
+        while len(known) > self.max_lexemes:
+            del known[next(iter(known))]
 
 
 @dataclasses.dataclass

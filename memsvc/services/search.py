@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import time
 import uuid
 from datetime import datetime
@@ -148,10 +150,9 @@ async def search(
     timings: dict[str, float] = {}
     cube_key = tuple(sorted(set(cube_ids)))
     plan = _plan(rt, req)
-    # The query (and its entities) are embedded (CPU, in a thread) while the database runs
-    # the lexical signal.
+    # The query is embedded (CPU, in a thread) while the database runs the lexical signal.
     embedding = (
-        asyncio.create_task(_embed_query(rt, [req.query, *plan.entities], timings))
+        asyncio.create_task(_embed_query(rt, [req.query], timings, "embed"))
         if plan.want_dense
         else None
     )
@@ -187,6 +188,9 @@ async def search(
                 if req.include_links
                 else {}
             )
+            recalled = [mid for mid, _ in ranked if mid in found]
+            if recalled and req.reinforce:  # in the same transaction: one round trip less
+                await memory_store.reinforce(conn, ids=recalled, now=now)
     finally:
         if embedding is not None and not embedding.done():
             embedding.cancel()
@@ -207,18 +211,17 @@ async def search(
             Hit(memory=memory, score=round(score, 6), scores=scores, links=linked.get(mid, []))
         )
     took_ms = _ms(started)
-    if hits and req.reinforce:
-        async with rt.db.transaction() as conn:
-            await memory_store.reinforce(conn, ids=[h.memory.id for h in hits], now=now)
     return SearchResult(
         results=hits, took_ms=took_ms, timings_ms=timings, time_windows=plan.windows
     )
 
 
-async def _embed_query(rt: Runtime, texts: list[str], timings: dict[str, float]) -> np.ndarray:
+async def _embed_query(
+    rt: Runtime, texts: list[str], timings: dict[str, float], stage: str
+) -> np.ndarray:
     t0 = time.perf_counter()
     vectors = await rt.embedder.embed_async(texts)
-    timings["embed"] = _ms(t0)
+    timings[stage] = _ms(t0)
     return vectors
 
 
@@ -244,59 +247,103 @@ async def _signals(
     n_docs, avg_len = stats
     signals: dict[str, dict[uuid.UUID, float]] = {}
     bound = 0.0
-    if req.mode in (SearchMode.HYBRID, SearchMode.LEXICAL):
+    # The dense signal runs on a connection of its own, beside the lexical one: each waits on
+    # the database or the model most of its time, so together they take about the longer.
+    dense = (
+        asyncio.create_task(_dense_signal(rt, cube_key, flt, embedding, pool, n_docs, timings))
+        if embedding is not None
+        else None
+    )
+    try:
+        if req.mode in (SearchMode.HYBRID, SearchMode.LEXICAL):
+            t0 = time.perf_counter()
+            # "May" or "2023" in "what did I do in May 2023" are about when, not what: the
+            # time boost handles them, and as words they would match unrelated memories.
+            text = timeexpr.strip_time_expressions(req.query) if plan.windows else req.query
+            lexemes = await search_store.query_lexemes(conn, text)
+            dfs = await _document_frequencies(rt, conn, cube_key, n_docs, lexemes)
+            lexical = await search_store.lexical_candidates(
+                conn,
+                cube_ids=cube_key,
+                flt=flt,
+                lexemes=lexemes,
+                dfs=dfs,
+                selective=bm25.selective_terms(dfs, settings.lexical_prune_budget),
+                n_docs=n_docs,
+                avg_len=avg_len,
+                ctx_weight=settings.lexical_context_weight,
+                k1=BM25_K1,
+                b=BM25_B,
+                limit=pool,
+            )
+            bound = bm25.query_bound(n_docs, dfs, lexemes)
+            signals["lexical"] = dict(lexical)
+            timings["lexical"] = _ms(t0)
+        if dense is not None:
+            signals["dense"] = await dense
+    finally:
+        if dense is not None and not dense.done():
+            dense.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await dense
+    if embedding is not None and plan.want_graph:
         t0 = time.perf_counter()
-        # "May" or "2023" in "what did I do in May 2023" are about when, not what: the time
-        # boost handles them, and as words they would match unrelated memories.
-        text = timeexpr.strip_time_expressions(req.query) if plan.windows else req.query
-        lexemes = await search_store.query_lexemes(conn, text)
-        dfs = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=lexemes)
-        bound = bm25.query_bound(n_docs, dfs, lexemes)
-        lexical = await search_store.lexical_candidates(
+        scores = await graph.graph_signal(
+            rt,
             conn,
             cube_ids=cube_key,
-            flt=flt,
-            lexemes=lexemes,
-            n_docs=n_docs,
-            avg_len=avg_len,
-            ctx_weight=settings.lexical_context_weight,
-            k1=BM25_K1,
-            b=BM25_B,
+            entities=plan.entities,
+            embed=functools.partial(_embed_query, rt, timings=timings, stage="embed_entities"),
+            dense=signals["dense"],
             limit=pool,
         )
-        signals["lexical"] = dict(lexical)
-        timings["lexical"] = _ms(t0)
-    if embedding is not None:
-        vectors = await embedding
-        t0 = time.perf_counter()
+        allowed = await search_store.filter_ids(conn, cube_ids=cube_key, flt=flt, ids=list(scores))
+        signals["graph"] = {mid: s for mid, s in scores.items() if mid in allowed}
+        timings["graph"] = _ms(t0)
+    return signals, bound
+
+
+async def _dense_signal(
+    rt: Runtime,
+    cube_key: tuple[uuid.UUID, ...],
+    flt: MemoryFilter,
+    embedding: asyncio.Task[np.ndarray],
+    pool: int,
+    n_docs: int,
+    timings: dict[str, float],
+) -> dict[uuid.UUID, float]:
+    """The query's nearest memories (exact scan for small cubes, HNSW for large ones)."""
+    vectors = await embedding
+    t0 = time.perf_counter()
+    async with rt.db.transaction() as conn:
         dense = await search_store.dense_candidates(
             conn,
             cube_ids=cube_key,
             flt=flt,
             vector=vectors[0],
             limit=pool,
-            exact=n_docs <= settings.dense_exact_max_rows,
-            ef_search=settings.hnsw_ef_search,
+            exact=n_docs <= rt.settings.dense_exact_max_rows,
+            ef_search=rt.settings.hnsw_ef_search,
         )
-        signals["dense"] = dict(dense)
-        timings["dense"] = _ms(t0)
-        if plan.want_graph:
-            t0 = time.perf_counter()
-            scores = await graph.graph_signal(
-                rt,
-                conn,
-                cube_ids=cube_key,
-                entities=plan.entities,
-                entity_vectors=vectors[1:],
-                dense=signals["dense"],
-                limit=pool,
-            )
-            allowed = await search_store.filter_ids(
-                conn, cube_ids=cube_key, flt=flt, ids=list(scores)
-            )
-            signals["graph"] = {mid: s for mid, s in scores.items() if mid in allowed}
-            timings["graph"] = _ms(t0)
-    return signals, bound
+    timings["dense"] = _ms(t0)
+    return dict(dense)
+
+
+async def _document_frequencies(
+    rt: Runtime,
+    conn: AsyncConnection,
+    cube_key: tuple[uuid.UUID, ...],
+    n_docs: int,
+    lexemes: list[str],
+) -> dict[str, int]:
+    """Each lexeme's document frequency in the cubes: counted now, or (large cubes) kept
+    from a count of the last few seconds (StatsCache)."""
+    known, missing = rt.stats.document_frequencies(cube_key, lexemes)
+    if missing:
+        counted = await search_store.document_frequencies(conn, cube_ids=cube_key, lexemes=missing)
+        rt.stats.put_document_frequencies(cube_key, n_docs, missing, counted)
+        known.update(counted)
+    return {lex: df for lex, df in known.items() if df}
 
 
 def _fuse(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.domain.memory import Memory
 from memsvc.domain.types import SEARCHABLE_STATUSES
-from memsvc.store.memories import PUBLIC_COLUMNS
+from memsvc.store.memories import PUBLIC_COLUMNS, any_id
 from memsvc.store.tables import ingest_batches, memories, memory_sources
 
 m = memories.c
@@ -151,26 +151,35 @@ async def stale_ids(
         return set()
     wanted = list(ids)
     src = memory_sources.c
-    ended = await conn.execute(
-        select(m.id).where(m.id.in_(wanted), m.valid_to.is_not(None), m.valid_to <= at)
+    extracted = memory_sources.alias("extracted")
+    # Each candidate's end of validity, type, and the turn it was extracted from (if any).
+    rows = await conn.execute(
+        select(m.id, m.valid_to, m.memory_type, extracted.c.source_id)
+        .select_from(
+            memories.outerjoin(
+                extracted,
+                and_(extracted.c.memory_id == m.id, extracted.c.relation == "extracted"),
+            )
+        )
+        .where(m.id == any_id(wanted))
     )
-    found = set(ended.scalars())
+    found: set[uuid.UUID] = set()
+    origin: dict[uuid.UUID, uuid.UUID] = {}
+    kinds: dict[uuid.UUID, str] = {}
+    for mid, valid_to, kind, source_id in rows.tuples():
+        if valid_to is not None and valid_to <= at:
+            found.add(mid)
+        if source_id is not None:
+            origin[mid] = source_id
+            kinds[mid] = kind
     # The turns in question: candidates themselves, and the turns candidates came from.
-    sources = await conn.execute(
-        select(src.memory_id, src.source_id, m.memory_type)
-        .join(memories, m.id == src.memory_id)
-        .where(src.memory_id.in_(wanted), src.relation == "extracted")
-    )
-    rows = list(sources.tuples())
-    origin = {mid: sid for mid, sid, _ in rows}
-    kinds = {mid: kind for mid, _, kind in rows}
     turns = sorted({*wanted, *origin.values()})
     fact = memories.alias("fact")
     stale = await conn.execute(
         select(src.source_id)
         .join(fact, fact.c.id == src.memory_id)
         .where(
-            src.source_id.in_(turns),
+            src.source_id == any_id(turns),
             src.relation == "extracted",
             fact.c.memory_type == "semantic",
         )

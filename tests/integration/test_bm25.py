@@ -1,10 +1,9 @@
-"""The SQL BM25 (memsvc.store.search.lexical_candidates) equals the Python reference."""
+"""The SQL BM25 (memsvc.store.search.lexical_search) equals the Python reference."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections import defaultdict
 
 from sqlalchemy import text
 
@@ -12,6 +11,7 @@ from memsvc.algorithms.bm25 import bm25_scores
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import SEARCHABLE_STATUSES
 from memsvc.store import search as search_store
+from tests.bm25_docs import term_frequencies
 
 DOCS = [
     ("The cat sat on the mat with another cat", "s1"),
@@ -22,30 +22,6 @@ DOCS = [
     ("cats cats cats cats dogs", "s1"),
     ("Nothing relevant here at all", None),
 ]
-
-
-async def _tf_from_db(conn, cube_id: uuid.UUID, ctx_weight: float) -> dict[str, dict[str, float]]:
-    rows = await conn.execute(
-        text(
-            "SELECT m.id, t.lexeme, t.weights FROM memories m, unnest(m.search_tsv) t "
-            "WHERE m.cube_id = :c AND m.status IN ('active', 'pending')"
-        ),
-        {"c": cube_id},
-    )
-    docs: dict[str, dict[str, float]] = defaultdict(dict)
-    for mid, lexeme, weights in rows:
-        own = sum(1 for w in weights if w == "A")
-        ctx = sum(1 for w in weights if w in ("B", "C"))
-        # only A (own), B (the turn before) and C (the turn after) are used
-        assert own + ctx == len(weights)
-        docs[str(mid)][lexeme] = own + ctx_weight * ctx
-    ids = await conn.execute(
-        text("SELECT id FROM memories WHERE cube_id = :c AND status IN ('active', 'pending')"),
-        {"c": cube_id},
-    )
-    for (mid,) in ids:
-        docs.setdefault(str(mid), {})
-    return dict(docs)
 
 
 async def test_sql_bm25_matches_reference(app, client, cube):
@@ -63,7 +39,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
     assert 0 < ctx_weight < 1
     queries = ["cat", "dog garden", "the cats and dogs", "quantum qubits", "garden", "zebra"]
     async with rt.db.transaction() as conn:
-        docs = await _tf_from_db(conn, cid, ctx_weight)
+        docs = await term_frequencies(conn, cid, ctx_weight)
         assert len(docs) == len(DOCS) - 1
         # the neighbours' text counts: doc 1 (session s1) carries doc 0's "mat" (the turn
         # before, weight B), and doc 0 carries doc 1's "chase" (the turn after, weight C)
@@ -79,7 +55,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
         assert abs(avg_len - ref_avg) < 1e-9
         flt = MemoryFilter(statuses=SEARCHABLE_STATUSES)
         bm25 = functools.partial(
-            search_store.lexical_candidates,
+            search_store.lexical_search,
             cube_ids=[cid],
             n_docs=n_docs,
             avg_len=avg_len,
@@ -90,7 +66,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
         checked = 0
         for query in queries:
             lexemes = await search_store.query_lexemes(conn, query)
-            got = await bm25(conn, flt=flt, lexemes=lexemes, limit=100)
+            got, _ = await bm25(conn, flt=flt, lexemes=lexemes, limit=100)
             want = bm25_scores(docs, lexemes, k1=1.2, b=0.75)
             got_map = {str(mid): score for mid, score in got}
             assert set(got_map) == set(want), query
@@ -101,7 +77,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
             checked += len(want)
             # a filter restricts which are returned, not the corpus statistics (df, N)
             only = MemoryFilter(statuses=SEARCHABLE_STATUSES, session_id="s1")
-            sub = await bm25(conn, flt=only, lexemes=lexemes, limit=100)
+            sub, _ = await bm25(conn, flt=only, lexemes=lexemes, limit=100)
             s1 = {ids[i] for i, (_, s) in enumerate(DOCS) if s == "s1"}
             assert {str(m) for m, _ in sub} == set(want) & s1
             for mid, score in sub:
@@ -109,7 +85,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
         assert checked >= 10
         # limit keeps the best
         lexemes = await search_store.query_lexemes(conn, "cat dog")
-        top2 = await bm25(conn, flt=flt, lexemes=lexemes, limit=2)
+        top2, _ = await bm25(conn, flt=flt, lexemes=lexemes, limit=2)
         want = sorted(bm25_scores(docs, lexemes).items(), key=lambda kv: -kv[1])[:2]
         assert [str(m) for m, _ in top2] == [m for m, _ in want]
 
@@ -119,7 +95,7 @@ async def test_sql_bm25_matches_reference(app, client, cube):
     )
     assert r.status_code == 200
     async with rt.db.transaction() as conn:
-        docs = await _tf_from_db(conn, cid, ctx_weight)
+        docs = await term_frequencies(conn, cid, ctx_weight)
         lexemes = await search_store.query_lexemes(conn, "dog garden")
     want = bm25_scores(docs, lexemes)
     got_api = {h["memory"]["id"]: h["scores"]["lexical"] for h in r.json()["results"]}
