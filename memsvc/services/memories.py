@@ -460,15 +460,28 @@ async def _duplicates(
     exact_scan = counts.get(cube_id, 0) <= rt.settings.dense_exact_max_rows
     found: dict[int, tuple[uuid.UUID, str]] = {}
     earlier: list[tuple[int, dedup.DuplicateProbe]] = []
-    for index, (item, item_fields) in enumerate(zip(items, fields, strict=True)):
-        if SECRET_FIELD in item_fields or core_block_key(
-            item.memory_type, item_fields, item.user_id
-        ):
-            continue
-        probe = _dedup_probe(item, vectors[index])
-        match = await lifecycle_store.find_duplicate(
-            conn, cube_id=cube_id, probe=probe, threshold=threshold, exact_scan=exact_scan
+    probes = {
+        index: _dedup_probe(item, vectors[index])
+        for index, (item, item_fields) in enumerate(zip(items, fields, strict=True))
+        if SECRET_FIELD not in item_fields
+        and not core_block_key(item.memory_type, item_fields, item.user_id)
+    }
+    stored_matches = dict(
+        zip(
+            probes,
+            await lifecycle_store.find_duplicates(
+                conn,
+                cube_id=cube_id,
+                probes=list(probes.values()),
+                threshold=threshold,
+                exact_scan=exact_scan,
+            ),
+            strict=True,
         )
+    )
+    for index, probe in probes.items():
+        item = items[index]
+        match = stored_matches[index]
         if match is not None and match[1] == "near":
             stored = await memory_store.get_memory(conn, cube_id=cube_id, memory_id=match[0])
             if stored is None or _negates(item.content, stored.content):
