@@ -27,6 +27,7 @@ from api.routes import (
     models,
     quarantine,
     search,
+    transfer,
     usage,
 )
 from memsvc import __version__
@@ -137,6 +138,7 @@ def create_app(
         activation,
         models,
         quarantine,
+        transfer,
     ):
         # every error status a route can answer is declared (health declares its own)
         app.include_router(module.router, responses=None if module is health else errors.RESPONSES)

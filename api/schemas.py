@@ -787,3 +787,10 @@ class GenerateOut(BaseModel):
         "tokens."
     )
     model: str
+
+
+class ImportOut(BaseModel):
+    """A cube rebuilt from an export, and how many records of each kind it took."""
+
+    cube: CubeOut
+    counts: dict[str, int]

@@ -1,14 +1,24 @@
-"""The `memsvc` command: serve, migrate, worker."""
+"""The `memsvc` command: serve, migrate, worker; export, import, keys and cubes (operator
+commands working on the database directly, through the same services as the REST routes)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import os
 import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memsvc.config import Settings, get_settings
+from memsvc.domain.types import Scope
+
+if TYPE_CHECKING:
+    from memsvc.services.runtime import Runtime
 
 log = logging.getLogger("memsvc")
 
@@ -16,6 +26,9 @@ log = logging.getLogger("memsvc")
 def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "data_dir", None):
         os.environ["MEMSVC_DATA_DIR"] = str(args.data_dir)
+        get_settings.cache_clear()
+    if getattr(args, "database_url", None):
+        os.environ["MEMSVC_DATABASE_URL"] = args.database_url
         get_settings.cache_clear()
     return get_settings()
 
@@ -115,6 +128,251 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_worker(url, concurrency=args.concurrency or settings.worker_concurrency)
 
 
+# --- operator commands (export, import, keys, cubes) ----------------------------------------
+def _operate(args: argparse.Namespace, work: Callable[[Runtime], Awaitable[None]]) -> None:
+    """Run `work` with a Runtime on the configured database; a refusal exits with its message."""
+    from memsvc.errors import MemsvcError
+
+    settings = _settings(args)
+    url = prepare_database(settings)
+
+    async def run() -> None:
+        from memsvc.models.remote import make_embedder
+        from memsvc.services.runtime import Runtime
+        from memsvc.store.db import Database, create_engine
+
+        db = Database(create_engine(url, pool_size=2))
+        try:
+            await work(Runtime(settings=settings, db=db, embedder=make_embedder(settings)))
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except MemsvcError as exc:
+        sys.exit(f"memsvc: {exc.message}")
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
+
+
+class _Progress:
+    """Records done out of a total, on stderr: tqdm's bar when installed, else a plain line."""
+
+    def __init__(self, label: str, total: int | None):
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.bar: Any = None
+        else:
+            self.bar = tqdm(total=total, desc=label, unit="rec", file=sys.stderr)
+        self.label, self.total, self.done = label, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.done % 1000 < n or self.done == self.total:
+            print(f"{self.label}: {self.done}/{self.total or '?'}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+async def _export_to(rt: Runtime, cube_id: uuid.UUID, path: Path | None) -> None:
+    from memsvc.services import transfer
+
+    out = path.open("wb") if path else sys.stdout.buffer
+    progress: _Progress | None = None
+    try:
+        async for line in transfer.export_lines(rt, cube_id):
+            if progress is None:  # the header: it says how many records follow
+                total = sum(json.loads(line).get("counts", {}).values())
+                progress = _Progress(f"export {cube_id}", total)
+            else:
+                progress.update(1)
+            out.write(line)
+    finally:
+        if progress is not None:
+            progress.close()
+        if path:
+            out.close()
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from memsvc.services import transfer
+
+    if (args.cube is None) == (args.tenant is None):
+        sys.exit("memsvc export: give --cube ID or --tenant ID (with --out DIR)")
+    if args.tenant is not None and args.out is None:
+        sys.exit("memsvc export --tenant: give --out DIR (one file per cube)")
+
+    async def work(rt: Runtime) -> None:
+        if args.cube is not None:
+            await transfer.operator_cube(rt, args.cube)
+            await _export_to(rt, args.cube, args.out)
+            return
+        args.out.mkdir(parents=True, exist_ok=True)
+        for cube in await transfer.operator_cubes(rt, args.tenant):
+            await _export_to(rt, cube.id, args.out / f"cube-{cube.id}.jsonl")
+
+    _operate(args, work)
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _header(path: Path) -> dict[str, Any]:
+    """The export's first line, for its counts and tenant ({} when unreadable: the import
+    itself then says what is wrong with it)."""
+    try:
+        with path.open("rb") as f:
+            header = json.loads(f.readline())
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError):
+            sys.exit(f"memsvc import: cannot read {path}: {exc.strerror}")
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def _exporting_tenant(header: dict[str, Any]) -> uuid.UUID:
+    cube = header.get("cube")
+    try:
+        return uuid.UUID(str(cube.get("tenant_id") if isinstance(cube, dict) else None))
+    except ValueError:
+        sys.exit("memsvc import: the export names no tenant; give --tenant ID")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from memsvc.services import transfer
+
+    header = _header(args.file)
+    tenant = args.tenant or _exporting_tenant(header)
+
+    async def work(rt: Runtime) -> None:
+        counts = header.get("counts")
+        total = (
+            sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
+        )
+        progress = _Progress(f"import {args.file.name}", total or None)
+        try:
+            cube, done = await transfer.import_stream(
+                rt,
+                await transfer.operator(rt, tenant),
+                _file_chunks(args.file),
+                keep_ids=not args.new_ids,
+                name=args.name,
+                progress=lambda _kind, n: progress.update(n),
+            )
+        finally:
+            progress.close()
+        print(cube.id)
+        print(json.dumps(done), file=sys.stderr)
+
+    _operate(args, work)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from memsvc.services import auth
+
+    async def work(rt: Runtime) -> None:
+        scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+        try:
+            row, key = await auth.create_key(
+                rt, tenant_id=args.tenant, scopes=[Scope(s) for s in scopes], name=args.name
+            )
+        except ValueError:
+            sys.exit(
+                f"memsvc: unknown scope in {args.scopes!r} ({', '.join(s.value for s in Scope)})"
+            )
+        print(f"key id: {row['id']}", file=sys.stderr)
+        print(key)  # shown this once: only its hash is stored
+
+    _operate(args, work)
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from memsvc.services import auth
+
+    async def work(rt: Runtime) -> None:
+        await auth.revoke_key(rt, key_id=args.key_id)
+        print(f"revoked {args.key_id}")
+
+    _operate(args, work)
+
+
+def cmd_cubes_list(args: argparse.Namespace) -> None:
+    from memsvc.services import cubes, transfer
+
+    async def work(rt: Runtime) -> None:
+        items = await transfer.operator_cubes(rt, args.tenant)
+        counts = await cubes.memory_counts(rt, [c.id for c in items]) if items else {}
+        for c in items:
+            print(f"{c.id}\t{c.tenant_id}\t{counts.get(c.id, 0)}\t{c.name}")
+
+    _operate(args, work)
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", default=None, help="MEMSVC_DATABASE_URL")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MEMSVC_DATA_DIR")
+
+
+def _operator_parsers(sub: Any) -> None:
+    export = sub.add_parser("export", help="write a cube (or every cube of a tenant) as JSONL")
+    export.add_argument("--cube", type=_uuid, default=None, help="the cube to export")
+    export.add_argument("--tenant", type=_uuid, default=None, help="export each of its cubes")
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="file (--cube; default stdout) or directory (--tenant)",
+    )
+    _database_options(export)
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="rebuild an exported cube as a new cube")
+    imp.add_argument("file", type=Path, help="a file written by memsvc export")
+    imp.add_argument("--tenant", type=_uuid, default=None, help="default: the exporting tenant")
+    imp.add_argument("--name", default=None, help="the new cube's name (default: the export's)")
+    imp.add_argument("--new-ids", action="store_true", help="mint new memory ids")
+    _database_options(imp)
+    imp.set_defaults(func=cmd_import)
+
+    keys = sub.add_parser("keys", help="create or revoke API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = _leaf(key_commands, "create", "create a tenant key (printed once)", cmd_keys_create)
+    create.add_argument("--tenant", type=_uuid, required=True)
+    create.add_argument("--scopes", default="read,write", help="comma-separated")
+    create.add_argument("--name", default=None)
+    _leaf(key_commands, "revoke", "revoke a key", cmd_keys_revoke).add_argument(
+        "key_id", type=_uuid
+    )
+    cubes = sub.add_parser("cubes", help="list cubes")
+    cube_commands = cubes.add_subparsers(dest="cubes_command", required=True)
+    _leaf(
+        cube_commands, "list", "id, tenant, memories and name of each live cube", cmd_cubes_list
+    ).add_argument("--tenant", type=_uuid, default=None)
+
+
+def _leaf(
+    parent: Any, name: str, help: str, func: Callable[[argparse.Namespace], None]
+) -> argparse.ArgumentParser:
+    """A subcommand working on the database (its options included)."""
+    parser: argparse.ArgumentParser = parent.add_parser(name, help=help)
+    _database_options(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memsvc", description="Long-term memory for AI agents.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=None, help="jobs run at once")
     worker.add_argument("--data-dir", type=Path, default=None, help="MEMSVC_DATA_DIR")
     worker.set_defaults(func=cmd_worker)
+    _operator_parsers(sub)
     return parser
 
 

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Request body size limit (413 above)."
     )
+    max_import_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest cube export `POST /v1/cubes/import` reads, in bytes (413 above); "
+        "the `memsvc import` command has no limit.",
+    )
 
     # --- embedding tier --------------------------------------------------------------------
     embedding_model: str = Field(

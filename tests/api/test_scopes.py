@@ -55,6 +55,8 @@ NEEDS: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
     ("DELETE", "/v1/cubes/{cube_id}"): (WRITE, None),
     ("POST", "/v1/cubes/{cube_id}/restore"): (WRITE, None),
     ("POST", "/v1/cubes/{cube_id}/reindex"): (WRITE, None),
+    ("GET", "/v1/cubes/{cube_id}/export"): (READ, None),
+    ("POST", "/v1/cubes/import"): (WRITE, None),  # the body is JSONL, not JSON: no body here
     # memories
     ("POST", "/v1/cubes/{cube_id}/memories"): (WRITE, {"items": [{"content": "a new fact"}]}),
     ("GET", "/v1/cubes/{cube_id}/memories"): (READ, None),
