@@ -446,4 +446,7 @@ class Readiness(Model):
 
 
 class ImportResult(Model):
-    """The answer to a cube import (its fields are the server's)."""
+    """A cube rebuilt from an export, and how many records of each kind it took."""
+
+    cube: Cube
+    counts: dict[str, int] = {}

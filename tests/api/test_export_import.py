@@ -295,5 +295,5 @@ async def test_the_sdk_methods_round_trip(app, admin, client, tenant_client):
         records = await a.export_cube(cube["id"])
     async with AsyncMemoryClient("http://memsvc.test", api_key=key, transport=transport) as b:
         result = await b.import_cube(records)
-    copied = await export(other, str(result.cube["id"]))
+    copied = await export(other, str(result.cube.id))
     assert normalized(copied) == normalized(records)

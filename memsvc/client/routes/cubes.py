@@ -56,9 +56,17 @@ class CubeRoutes:
         return Parts(ids={"cube_id": cube_id})
 
     @route("POST", "/v1/cubes/import", model(ImportResult))
-    def import_cube(records: Iterable[Mapping[str, Any]]) -> Parts:
-        """Rebuild a cube from the records `export_cube` gave."""
-        return Parts(content=jsonl_body(records), content_type="application/x-ndjson")
+    def import_cube(
+        records: Iterable[Mapping[str, Any]], name: str | None = None, keep_ids: bool = True
+    ) -> Parts:
+        """Rebuild a cube, as a new cube of the caller's tenant, from the records
+        `export_cube` gave; `name` renames it (the exported name may be taken), `keep_ids`
+        False gives every memory a new id."""
+        return Parts(
+            query={"name": name, "keep_ids": None if keep_ids else "false"},
+            content=jsonl_body(records),
+            content_type="application/x-ndjson",
+        )
 
     @route("POST", "/v1/cubes/{cube_id}/reindex", model(JobAccepted), idempotent=True)
     def reindex_cube(cube_id: Id) -> Parts:
