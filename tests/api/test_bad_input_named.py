@@ -111,14 +111,23 @@ def _fill(path: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: ids[m.group(1)], path)
 
 
+# Operations whose body is a stream of lines, not one JSON object: tested on their own below.
+STREAM_BODIES = {("POST", "/v1/cubes/import")}
+
+
 def _body_routes(app: Any) -> Iterator[tuple[str, str, bool]]:
     """(method, path, body required) of every operation that takes a JSON body."""
     for path, ops in app.openapi()["paths"].items():
         for method, op in ops.items():
             body = op.get("requestBody")
-            if body is not None:
-                assert "application/json" in body["content"], (method, path)
-                yield method.upper(), path, bool(body.get("required"))
+            if body is None:
+                continue
+            if (method.upper(), path) in STREAM_BODIES:
+                assert "application/x-ndjson" in body["content"], (method, path)
+                continue
+            # a new operation with another kind of body must be added to the tests by name
+            assert "application/json" in body["content"], (method, path)
+            yield method.upper(), path, bool(body.get("required"))
 
 
 def _caller(world: dict[str, Any], path: str) -> httpx.AsyncClient:
@@ -601,6 +610,25 @@ async def test_every_body_route_refuses_empty_and_non_object_bodies(app, world, 
                 method, _fill(path, world["ids"]), content=raw, headers=JSON
             )
             assert r.status_code == 202, (raw, r.text)
+
+
+async def test_the_stream_body_routes_refuse_bad_input(world, db_url):
+    """The import reads lines of JSON: other media types are a 415, lines that are not UTF-8,
+    not JSON or not objects are a 422, and nothing is written."""
+    before = _state(db_url)
+    c = world["client"]
+    for method, path in sorted(STREAM_BODIES):
+        for content_type in ("text/plain", "application/json", "application/xml", None):
+            headers = {"Content-Type": content_type} if content_type else {}
+            r = await c.request(
+                method, path, content=b'{"kind": "memsvc-export"}\n', headers=headers
+            )
+            _err(r, 415, "unsupported_media_type")
+        ndjson = {"Content-Type": "application/x-ndjson"}
+        for raw in (b"", b"\n\n", b"\xff\xfe{}\n", b'{"kind": "caf\xc3\x28"}\n', b"[]\n", b"42\n"):
+            r = await c.request(method, path, content=raw, headers=ndjson)
+            _err(r, 422)
+    assert _state(db_url) == before
 
 
 # --- times at the ends of the calendar ------------------------------------------------------
