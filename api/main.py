@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.audit import AuditLog
+from api.observability import RequestObserver
 from api.ratelimit import AuthGate
 from api.routes import (
     activation,
@@ -24,6 +25,7 @@ from api.routes import (
     links,
     memories,
     messages,
+    metrics,
     models,
     quarantine,
     search,
@@ -139,11 +141,15 @@ def create_app(
         models,
         quarantine,
         transfer,
+        metrics,
     ):
         # every error status a route can answer is declared (health declares its own)
-        app.include_router(module.router, responses=None if module is health else errors.RESPONSES)
+        own_responses = module is health or module is metrics
+        app.include_router(module.router, responses=None if own_responses else errors.RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     # Outermost last: the audit log sees every outcome; the gate authenticates before any body.
     app.add_middleware(AuthGate)
     app.add_middleware(AuditLog)
+    # Outermost of all: it names the request before anything logs, and times everything.
+    app.add_middleware(RequestObserver)
     return app

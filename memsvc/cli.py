@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from memsvc.config import Settings, get_settings
 from memsvc.domain.types import Scope
+from memsvc.observability import logs
 
 if TYPE_CHECKING:
     from memsvc.services.runtime import Runtime
@@ -117,7 +118,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     host = args.host or settings.host
     port = args.port or settings.port
     log.info("memsvc serving on http://%s:%s", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn keeps memsvc's handlers (JSON lines with request ids).
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -126,6 +128,27 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
     url = prepare_database(settings)
     run_worker(url, concurrency=args.concurrency or settings.worker_concurrency)
+
+
+def cmd_mcp(args: argparse.Namespace) -> None:
+    # Imported here: the MCP SDK is needed by this command only.
+    from memsvc.mcp import McpSettings, run
+
+    # The key is read from the environment by preference: a command line is visible to
+    # every user of the machine (ps), and MCP host configs are often shared.
+    api_key = args.api_key or os.environ.get("MEMSVC_API_KEY")
+    if not api_key:
+        sys.exit("memsvc mcp: no API key: set MEMSVC_API_KEY (a tenant key) or --api-key")
+    run(
+        McpSettings(
+            url=args.url or os.environ.get("MEMSVC_URL") or "http://127.0.0.1:8000",
+            api_key=api_key,
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            default_cube=args.cube or os.environ.get("MEMSVC_MCP_CUBE") or None,
+        )
+    )
 
 
 # --- operator commands (export, import, keys, cubes) ----------------------------------------
@@ -392,18 +415,25 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=None, help="jobs run at once")
     worker.add_argument("--data-dir", type=Path, default=None, help="MEMSVC_DATA_DIR")
     worker.set_defaults(func=cmd_worker)
+
+    mcp = sub.add_parser("mcp", help="run the MCP server (memory tools) against a memsvc")
+    mcp.add_argument("--url", default=None, help="memsvc's URL (MEMSVC_URL; default :8000)")
+    mcp.add_argument(
+        "--api-key", default=None, help="a tenant key; prefer MEMSVC_API_KEY (not in ps)"
+    )
+    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="http: the address to listen on")
+    mcp.add_argument("--port", type=int, default=8765, help="http: the port (path /mcp)")
+    mcp.add_argument("--cube", default=None, help="default cube id or name (MEMSVC_MCP_CUBE)")
+    mcp.set_defaults(func=cmd_mcp)
     _operator_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The embedded server and Alembic narrate every step at INFO; keep their warnings only.
-    for chatty in ("pgserver", "alembic.runtime.plugins"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     args.func(args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,13 @@ class Settings(BaseSettings):
         default=2, ge=1, le=64, description="Jobs a worker runs at once."
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="`json`: one object per line with the request id; `text`: for a terminal.",
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (no key needed)."
+    )
 
     # --- limits (bad input is rejected before anything is written) -------------------------
     max_batch_items: int = Field(

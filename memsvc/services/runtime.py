@@ -17,6 +17,7 @@ from memsvc.config import Settings
 from memsvc.models.embedder import TextEmbedder
 from memsvc.models.llm import LLM
 from memsvc.models.registry import ModelRegistry
+from memsvc.observability.metrics import Metrics
 from memsvc.security.vault import Vault
 from memsvc.store.db import Database
 
@@ -118,6 +119,7 @@ class Runtime:
     embedder: TextEmbedder  # local (Embedder) or remote (RemoteEmbedder)
     stats: StatsCache = dataclasses.field(default_factory=StatsCache)
     graphs: GraphCache = dataclasses.field(default_factory=GraphCache)
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
     # The LLM layer; unset: built from settings on first use (cheap: litellm loads lazily).
     llm_override: LLM | None = None
     # The service's clock. Recall times, creation times and the forgetting sweep read it, so a

@@ -211,6 +211,7 @@ async def search(
             Hit(memory=memory, score=round(score, 6), scores=scores, links=linked.get(mid, []))
         )
     took_ms = _ms(started)
+    rt.metrics.observe_search(timings)
     return SearchResult(
         results=hits, took_ms=took_ms, timings_ms=timings, time_windows=plan.windows
     )

@@ -102,6 +102,41 @@ async def latest_worker_heartbeat(conn: AsyncConnection) -> tuple[datetime | Non
     return row[0], row[1]
 
 
+async def queue_counts(conn: AsyncConnection) -> list[tuple[str, str, str, int]]:
+    """(queue, task, status, count) of the jobs waiting, running or failed. Succeeded jobs are
+    left out: they only grow, and counting them would scan the whole history on every scrape."""
+    rows = await conn.execute(
+        text(
+            "SELECT queue_name, task_name, status::text, count(*) FROM procrastinate_jobs"
+            " WHERE status IN ('todo', 'doing', 'failed') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+    )
+    return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+_RECENT_FAILURES = """
+    SELECT j.args->>'job_id' AS job_id, j.task_name, j.status::text AS status, j.attempts, j.args,
+           (SELECT min(e.at) FROM procrastinate_events e
+             WHERE e.job_id = j.id AND e.type = 'deferred') AS created_at,
+           (SELECT max(e.at) FROM procrastinate_events e
+             WHERE e.job_id = j.id AND e.type = 'started') AS started_at,
+           (SELECT max(e.at) FROM procrastinate_events e
+             WHERE e.job_id = j.id
+               AND e.type IN ('failed', 'cancelled', 'aborted')) AS finished_at
+      FROM procrastinate_jobs j
+     WHERE j.status IN ('failed', 'cancelled', 'aborted') AND j.args->>'job_id' IS NOT NULL
+     ORDER BY j.id DESC
+     LIMIT :limit
+"""
+
+
+async def recent_failures(conn: AsyncConnection, *, limit: int) -> list[dict[str, Any]]:
+    """The newest failed, cancelled or aborted jobs (every tenant's), newest first, in the
+    shape get_job reads (plus `job_id`)."""
+    rows = await conn.execute(text(_RECENT_FAILURES), {"limit": limit})
+    return [dict(r._mapping) for r in rows]
+
+
 # --- reindex -------------------------------------------------------------------------------
 
 
