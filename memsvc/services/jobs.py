@@ -94,6 +94,36 @@ async def get_job(rt: Runtime, principal: Principal, job_id: uuid.UUID) -> Job:
     return _job_from_row(job_id, row)
 
 
+@dataclasses.dataclass(frozen=True)
+class QueueStatus:
+    """The queue as the admin UI shows it: jobs per (task, status) among those waiting,
+    running or failed, the newest failures, and the newest worker heartbeat."""
+
+    counts: list[tuple[str, str, int]]  # (task, contract status, jobs)
+    failures: list[Job]
+    heartbeat: datetime | None
+    now: datetime
+
+
+async def queue_status(rt: Runtime, principal: Principal, *, failures: int = 20) -> QueueStatus:
+    """Every tenant's jobs, summed: the admin key only."""
+    principal.require_admin()
+    async with rt.db.transaction() as conn:
+        counted = await job_store.queue_counts(conn)
+        failed = await job_store.recent_failures(conn, limit=failures)
+        beat, now = await job_store.latest_worker_heartbeat(conn)
+    sums: dict[tuple[str, str], int] = {}
+    for _queue, task, raw_status, count in counted:
+        key = (task, _STATUS.get(raw_status, "queued"))
+        sums[key] = sums.get(key, 0) + count
+    return QueueStatus(
+        counts=[(task, status, n) for (task, status), n in sorted(sums.items())],
+        failures=[_job_from_row(uuid.UUID(row["job_id"]), row) for row in failed],
+        heartbeat=beat,
+        now=now,
+    )
+
+
 async def enqueue_reindex(rt: Runtime, principal: Principal, cube_id: uuid.UUID) -> uuid.UUID:
     """Queue a re-embedding and re-indexing of every memory of a cube; return the job id."""
     principal.require(Scope.WRITE)

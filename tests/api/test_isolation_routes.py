@@ -92,9 +92,10 @@ OWNED_FIELDS = {"cube_id", "cube_ids", "memory_id", "memory_ids", "job_id", "ten
 # --- the route table ------------------------------------------------------------------------
 def _api_routes(routes: Any) -> Iterator[APIRoute]:
     """Every APIRoute, descending into included routers (FastAPI >= 0.16x wraps them in
-    `_IncludedRouter` entries of `app.routes`)."""
+    `_IncludedRouter` entries of `app.routes`). Routes left out of the OpenAPI document (the
+    admin web pages, /metrics) are not API operations: they have tests of their own."""
     for route in routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) and route.include_in_schema:
             yield route
         sub = getattr(route, "original_router", None)
         if sub is not None:

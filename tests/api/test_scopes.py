@@ -23,6 +23,7 @@ from psycopg import sql
 
 from api.audit import READ_ONLY_POSTS
 from memsvc.store.db import libpq_url
+from tests.api.test_isolation_routes import _api_routes
 from tests.conftest import ADMIN_KEY, _client
 
 READ = frozenset({"read"})
@@ -97,15 +98,6 @@ NEEDS: dict[tuple[str, str], tuple[frozenset[str] | str, Any]] = {
 VARIANTS: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/v1/cubes/{cube_id}/memories/{memory_id}", "reveal=true"): REVEAL,
 }
-
-
-def _api_routes(routes: Any) -> Any:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        sub = getattr(route, "original_router", None)
-        if sub is not None:
-            yield from _api_routes(sub.routes)
 
 
 def _routes(app: Any) -> dict[tuple[str, str], APIRoute]:
