@@ -35,6 +35,7 @@ from memsvc.store import cubes as cube_store
 from memsvc.store import facts as fact_store
 from memsvc.store import memories as memory_store
 from memsvc.store import search as search_store
+from memsvc.store.facts import CandidateState
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -166,14 +167,20 @@ async def search(
             signals, bound = await _signals(rt, conn, req, plan, cube_key, embedding, timings)
             t0 = time.perf_counter()
             fused = _fuse(rt, req, plan, signals, bound)
-            boosts = await _time_boosts(rt, conn, req, plan, fused)
+            now = rt.now()
+            states = await fact_store.candidate_states(
+                conn,
+                ids=list(fused),
+                at=plan.flt.as_of or now,
+                staleness=rt.settings.superseded_weight < 1.0,
+            )
+            boosts = _time_boosts(rt, req, plan, states)
             if boosts:
                 fused = _boosted(rt, fused, boosts)
-            now = rt.now()
-            kept = await _retention(rt, conn, fused, now)
+            kept = _retention(rt, states, now)
             if kept:
                 fused = _weighted_by_retention(rt, fused, kept)
-            stale = await _stale(rt, conn, fused, plan.flt.as_of or now)
+            stale = {mid for mid, state in states.items() if state.stale}
             if stale:
                 fused = _current_first(rt, fused, stale)
             ranked = fusion.top(fused, req.top_k)
@@ -381,21 +388,19 @@ def _fuse(
     return fusion.weighted_sum(normalised, weights)
 
 
-async def _time_boosts(
-    rt: Runtime,
-    conn: AsyncConnection,
-    req: SearchRequest,
-    plan: _Plan,
-    fused: dict[uuid.UUID, float],
+def _time_boosts(
+    rt: Runtime, req: SearchRequest, plan: _Plan, states: dict[uuid.UUID, CandidateState]
 ) -> dict[uuid.UUID, float]:
     """How well each candidate's occurred_at fits the query's time windows (1 inside)."""
     if not plan.windows or req.time is not TimeUse.AUTO or rt.settings.time_boost_weight <= 0:
         return {}
-    when = await search_store.occurred_at(conn, ids=list(fused))
     half_life = rt.settings.time_boost_half_life_days
     return {
-        mid: max(timeexpr.time_boost(at, w, half_life_days=half_life) for w in plan.windows)
-        for mid, at in when.items()
+        mid: max(
+            timeexpr.time_boost(state.occurred_at, w, half_life_days=half_life)
+            for w in plan.windows
+        )
+        for mid, state in states.items()
     }
 
 
@@ -407,17 +412,14 @@ def _boosted(
     return {mid: score * (1.0 - w + w * boosts.get(mid, 0.0)) for mid, score in fused.items()}
 
 
-async def _retention(
-    rt: Runtime, conn: AsyncConnection, fused: dict[uuid.UUID, float], now: datetime
+def _retention(
+    rt: Runtime, states: dict[uuid.UUID, CandidateState], now: datetime
 ) -> dict[uuid.UUID, float]:
     """MemoryBank retention of each candidate: exp(-Δt / (τ·S)), Δt since its last recall."""
-    if not fused:
-        return {}
-    states = await search_store.recall_states(conn, ids=list(fused))
     tau = rt.settings.retention_tau_days
     return {
-        mid: retention(elapsed_days(since, now), strength, tau)
-        for mid, (strength, since) in states.items()
+        mid: retention(elapsed_days(state.since, now), state.strength, tau)
+        for mid, state in states.items()
     }
 
 
@@ -429,15 +431,6 @@ def _weighted_by_retention(
     if w <= 0:
         return fused
     return {mid: score * (1.0 - w + w * kept.get(mid, 1.0)) for mid, score in fused.items()}
-
-
-async def _stale(
-    rt: Runtime, conn: AsyncConnection, fused: dict[uuid.UUID, float], at: datetime
-) -> set[uuid.UUID]:
-    """Candidates no longer valid at `at`: superseded facts, and turns whose facts all are."""
-    if not fused or rt.settings.superseded_weight >= 1.0:
-        return set()
-    return await fact_store.stale_ids(conn, ids=list(fused), at=at)
 
 
 def _current_first(

@@ -139,57 +139,84 @@ async def turns_with_text(
     return found
 
 
-async def stale_ids(
-    conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime
-) -> set[uuid.UUID]:
-    """Of these memories, those no longer valid at `at`: facts whose validity ended;
-    conversation turns every fact extracted from which has ended (what they said is out of
-    date, though they stay true as events); and what else was extracted from such a turn (an
-    event that names the old value: "adopted a parrot and named it Smokey"; not its how-tos,
-    links or secrets, which do not depend on the fact)."""
+@dataclasses.dataclass(frozen=True)
+class CandidateState:
+    """What ranking needs of a search candidate beyond its scores."""
+
+    strength: float  # MemoryBank strength S
+    since: datetime  # last recall, else creation: the start of its forgetting curve
+    occurred_at: datetime  # when it happened (the time boost)
+    stale: bool  # no longer valid at the search's time (see candidate_states)
+
+
+def _facts_all_ended(turn_id: Any, at: datetime) -> Any:
+    """True when every semantic fact extracted from the turn `turn_id` has ended by `at`;
+    NULL when none was extracted (bool_and of nothing)."""
+    src = memory_sources.alias("turn_src")
+    fact = memories.alias("fact")
+    return (
+        select(func.bool_and(and_(fact.c.valid_to.is_not(None), fact.c.valid_to <= at)))
+        .select_from(src.join(fact, fact.c.id == src.c.memory_id))
+        .where(
+            src.c.source_id == turn_id,
+            src.c.relation == "extracted",
+            fact.c.memory_type == "semantic",
+        )
+        .scalar_subquery()
+    )
+
+
+async def candidate_states(
+    conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime, staleness: bool = True
+) -> dict[uuid.UUID, CandidateState]:
+    """Recall state, occurrence time and validity of search candidates, in one round trip
+    (search's last stage before the cut: every query counts on its latency).
+
+    Stale at `at` are: facts whose validity ended; conversation turns every fact extracted
+    from which has ended (what they said is out of date, though they stay true as events);
+    and episodic memories extracted from such a turn (an event that names the old value:
+    "adopted a parrot and named it Smokey"; not its how-tos, links or secrets, which do not
+    depend on the fact). `staleness=False` skips those lookups (nothing is stale)."""
     if not ids:
-        return set()
-    wanted = list(ids)
-    src = memory_sources.c
+        return {}
     extracted = memory_sources.alias("extracted")
-    # Each candidate's end of validity, type, and the turn it was extracted from (if any).
+    turn_ended = _facts_all_ended(m.id, at) if staleness else literal(None)
+    origin_ended = _facts_all_ended(extracted.c.source_id, at) if staleness else literal(None)
     rows = await conn.execute(
-        select(m.id, m.valid_to, m.memory_type, extracted.c.source_id)
+        select(
+            m.id,
+            m.strength,
+            func.coalesce(m.last_recalled_at, m.created_at),
+            m.occurred_at,
+            m.valid_to,
+            m.memory_type,
+            turn_ended,
+            origin_ended,
+        )
         .select_from(
             memories.outerjoin(
                 extracted,
                 and_(extracted.c.memory_id == m.id, extracted.c.relation == "extracted"),
             )
         )
-        .where(m.id == any_id(wanted))
+        .where(m.id == any_id(list(ids)))
     )
-    found: set[uuid.UUID] = set()
-    origin: dict[uuid.UUID, uuid.UUID] = {}
-    kinds: dict[uuid.UUID, str] = {}
-    for mid, valid_to, kind, source_id in rows.tuples():
-        if valid_to is not None and valid_to <= at:
-            found.add(mid)
-        if source_id is not None:
-            origin[mid] = source_id
-            kinds[mid] = kind
-    # The turns in question: candidates themselves, and the turns candidates came from.
-    turns = sorted({*wanted, *origin.values()})
-    fact = memories.alias("fact")
-    stale = await conn.execute(
-        select(src.source_id)
-        .join(fact, fact.c.id == src.memory_id)
-        .where(
-            src.source_id == any_id(turns),
-            src.relation == "extracted",
-            fact.c.memory_type == "semantic",
+    states: dict[uuid.UUID, CandidateState] = {}
+    # A memory extracted from several turns has a row per turn: stale if any makes it so.
+    for mid, strength, since, occurred, valid_to, kind, turn_stale, origin_stale in rows:
+        stale = staleness and (
+            (valid_to is not None and valid_to <= at)
+            or bool(turn_stale)
+            or (bool(origin_stale) and kind == "episodic")
         )
-        .group_by(src.source_id)
-        .having(func.bool_and(and_(fact.c.valid_to.is_not(None), fact.c.valid_to <= at)))
-    )
-    stale_turns = set(stale.scalars())
-    found |= stale_turns & set(wanted)
-    found |= {mid for mid, sid in origin.items() if sid in stale_turns and kinds[mid] == "episodic"}
-    return found
+        known = states.get(mid)
+        states[mid] = CandidateState(
+            strength=float(strength),
+            since=since,
+            occurred_at=occurred,
+            stale=stale or (known is not None and known.stale),
+        )
+    return states
 
 
 # --- staged batches --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import SEARCHABLE_STATUSES
-from memsvc.store.memories import any_id, filter_conditions
+from memsvc.store.memories import filter_conditions
 from memsvc.store.tables import memories
 
 m = memories.c
@@ -275,25 +275,3 @@ async def filter_ids(
         )
     )
     return set(rows.scalars())
-
-
-async def occurred_at(conn: AsyncConnection, *, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """When each memory happened (for the time boost, before the final cut)."""
-    if not ids:
-        return {}
-    rows = await conn.execute(select(m.id, m.occurred_at).where(m.id.in_(list(ids))))
-    return {mid: at for mid, at in rows.tuples()}  # noqa: C416 (Result.keys trips dict())
-
-
-async def recall_states(
-    conn: AsyncConnection, *, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[float, Any]]:
-    """Each memory's MemoryBank state: (strength, last recall or creation time)."""
-    if not ids:
-        return {}
-    rows = await conn.execute(
-        select(m.id, m.strength, func.coalesce(m.last_recalled_at, m.created_at)).where(
-            m.id == any_id(ids)
-        )
-    )
-    return {mid: (float(strength), since) for mid, strength, since in rows.tuples()}
