@@ -36,8 +36,10 @@ _DEFER = text(
     """
 )
 
-_GET_JOB = """
-    SELECT j.id AS internal_id, j.task_name, j.status::text AS status, j.attempts, j.args,
+# A job as the API reports it; the times come from procrastinate's event log.
+_JOB_SELECT = """
+    SELECT j.id AS internal_id, j.args->>'job_id' AS job_id, j.task_name,
+           j.status::text AS status, j.attempts, j.args,
            (SELECT min(e.at) FROM procrastinate_events e
              WHERE e.job_id = j.id AND e.type = 'deferred') AS created_at,
            (SELECT max(e.at) FROM procrastinate_events e
@@ -46,10 +48,16 @@ _GET_JOB = """
              WHERE e.job_id = j.id
                AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted')) AS finished_at
       FROM procrastinate_jobs j
+"""
+
+_GET_JOB = (
+    _JOB_SELECT
+    + """
      WHERE j.args->>'job_id' = :job_id {tenant_filter}
      ORDER BY j.id DESC
      LIMIT 1
 """
+)
 
 
 async def defer_job(
@@ -114,20 +122,14 @@ async def queue_counts(conn: AsyncConnection) -> list[tuple[str, str, str, int]]
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
 
-_RECENT_FAILURES = """
-    SELECT j.args->>'job_id' AS job_id, j.task_name, j.status::text AS status, j.attempts, j.args,
-           (SELECT min(e.at) FROM procrastinate_events e
-             WHERE e.job_id = j.id AND e.type = 'deferred') AS created_at,
-           (SELECT max(e.at) FROM procrastinate_events e
-             WHERE e.job_id = j.id AND e.type = 'started') AS started_at,
-           (SELECT max(e.at) FROM procrastinate_events e
-             WHERE e.job_id = j.id
-               AND e.type IN ('failed', 'cancelled', 'aborted')) AS finished_at
-      FROM procrastinate_jobs j
+_RECENT_FAILURES = (
+    _JOB_SELECT
+    + """
      WHERE j.status IN ('failed', 'cancelled', 'aborted') AND j.args->>'job_id' IS NOT NULL
      ORDER BY j.id DESC
      LIMIT :limit
 """
+)
 
 
 async def recent_failures(conn: AsyncConnection, *, limit: int) -> list[dict[str, Any]]:
