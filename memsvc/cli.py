@@ -274,23 +274,37 @@ def _exporting_tenant(header: dict[str, Any]) -> uuid.UUID:
         sys.exit("memsvc import: the export names no tenant; give --tenant ID")
 
 
+def _export_files(path: Path) -> list[Path]:
+    """The files to import: the one given, or every `*.jsonl` of a directory (a tenant's
+    export, one file per cube), in name order."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(path.glob("*.jsonl"))
+    if not files:
+        sys.exit(f"memsvc import: no .jsonl files in {path}")
+    return files
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from memsvc.services import transfer
 
-    header = _header(args.file)
-    tenant = args.tenant or _exporting_tenant(header)
+    files = _export_files(args.file)
+    if len(files) > 1 and args.name is not None:
+        sys.exit("memsvc import: --name renames one cube; a directory holds several")
+    headers = [_header(path) for path in files]  # read first: a bad file stops before any import
+    tenants = [args.tenant or _exporting_tenant(header) for header in headers]
 
-    async def work(rt: Runtime) -> None:
+    async def import_one(rt: Runtime, path: Path, header: dict[str, Any], tenant: Any) -> None:
         counts = header.get("counts")
         total = (
             sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
         )
-        progress = _Progress(f"import {args.file.name}", total or None)
+        progress = _Progress(f"import {path.name}", total or None)
         try:
             cube, done = await transfer.import_stream(
                 rt,
                 await transfer.operator(rt, tenant),
-                _file_chunks(args.file),
+                _file_chunks(path),
                 keep_ids=not args.new_ids,
                 name=args.name,
                 progress=lambda _kind, n: progress.update(n),
@@ -298,7 +312,13 @@ def cmd_import(args: argparse.Namespace) -> None:
         finally:
             progress.close()
         print(cube.id)
-        print(json.dumps(done), file=sys.stderr)
+        print(json.dumps({"file": path.name, **done}), file=sys.stderr)
+
+    async def work(rt: Runtime) -> None:
+        # One transaction per cube: a file refused midway leaves the cubes before it imported
+        # (their ids are printed) and nothing of its own.
+        for path, header, tenant in zip(files, headers, tenants, strict=True):
+            await import_one(rt, path, header, tenant)
 
     _operate(args, work)
 
@@ -363,7 +383,9 @@ def _operator_parsers(sub: Any) -> None:
     export.set_defaults(func=cmd_export)
 
     imp = sub.add_parser("import", help="rebuild an exported cube as a new cube")
-    imp.add_argument("file", type=Path, help="a file written by memsvc export")
+    imp.add_argument(
+        "file", type=Path, help="a file written by memsvc export, or a directory of them (--tenant)"
+    )
     imp.add_argument("--tenant", type=_uuid, default=None, help="default: the exporting tenant")
     imp.add_argument("--name", default=None, help="the new cube's name (default: the export's)")
     imp.add_argument("--new-ids", action="store_true", help="mint new memory ids")

@@ -25,7 +25,7 @@ def memsvc(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-async def test_export_import_round_trip(app, db_url, client, tmp_path: Path):
+async def test_export_import_round_trip(app, db_url, client, tenant_client, tmp_path: Path):
     cube_id = await build_rich_cube(client, app, db_url)
     path = tmp_path / "rich.jsonl"
     memsvc(db_url, "export", "--cube", cube_id, "--out", str(path))
@@ -47,6 +47,24 @@ async def test_export_import_round_trip(app, db_url, client, tmp_path: Path):
     )
     listing = memsvc(db_url, "cubes", "list", "--tenant", client.tenant_id).stdout
     assert {line.split("\t")[3] for line in listing.splitlines()} == {"rich", "restored"}
+
+    # the whole tenant into another one: every file of the directory, a cube each
+    other = await tenant_client()
+    moved = memsvc(db_url, "import", str(out), "--tenant", other.tenant_id).stdout.split()
+    assert len(moved) == 2
+    copies = [await export(other, cube) for cube in moved]
+    assert sorted(c[0]["cube"]["name"] for c in copies) == ["restored", "rich"]
+    sources = {"rich": exported, "restored": await export(client, new_id)}
+    for copy in copies:
+        assert normalized(copy) == normalized(sources[copy[0]["cube"]["name"]])
+    refused = subprocess.run(
+        [sys.executable, "-m", "memsvc.cli", "import", str(out), "--name", "x"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MEMSVC_DATABASE_URL": db_url},
+        timeout=120,
+    )
+    assert refused.returncode != 0 and "directory holds several" in refused.stderr
 
 
 async def test_keys_create_and_revoke(app, db_url, client):
