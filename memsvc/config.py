@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Cubes up to this size are searched exactly; larger ones through HNSW.",
     )
+    dedup_exact_max_rows: int = Field(
+        default=5_000,
+        ge=0,
+        description="Cubes up to this size are checked for near duplicates by an exact scan; "
+        "larger ones through HNSW (each new memory's 24 nearest, exact scan when they crowd).",
+    )
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW beam width.")
     fusion_graph_weight: float = Field(
         default=0.2,

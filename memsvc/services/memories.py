@@ -457,7 +457,7 @@ async def _duplicates(
     and the items before it in the batch. Vault secrets and core blocks are never merged."""
     threshold = rt.settings.dedup_threshold
     counts = await cube_store.count_memories(conn, cube_ids=[cube_id])
-    exact_scan = counts.get(cube_id, 0) <= rt.settings.dense_exact_max_rows
+    exact_scan = counts.get(cube_id, 0) <= rt.settings.dedup_exact_max_rows
     found: dict[int, tuple[uuid.UUID, str]] = {}
     earlier: list[tuple[int, dedup.DuplicateProbe]] = []
     probes = {

@@ -81,7 +81,12 @@ async def find_duplicates(
     rest = [i for i, match in enumerate(found) if match is None]
     if threshold >= 1.0 or not rest:
         return found
-    for index, memory_id, sim in await _nearest(conn, cube_id, probes, rest, exact_scan):
+    if exact_scan:
+        nearest = await _nearest_exact(conn, cube_id, probes, rest)
+    else:
+        nearest, unsure = await _nearest_indexed(conn, cube_id, probes, rest, threshold)
+        nearest += await _nearest_exact(conn, cube_id, probes, unsure) if unsure else []
+    for index, memory_id, sim in nearest:
         if sim >= threshold:
             found[index] = (memory_id, "near")
     return found
@@ -89,58 +94,114 @@ async def find_duplicates(
 
 _NO_VECTOR = np.zeros(0, dtype=np.float32)
 
-# Each probe's nearest live memory of the same owner (memsvc.algorithms.dedup.same_owner: same
-# type, user and agent; an episodic one also the same session and, when it has one, the same
-# time). `{order}` is the distance, or the distance + 0 that keeps the planner off the HNSW
-# index (small cubes: an exact scan is cheap and never misses a filtered-out neighbour).
-_NEAREST_SQL = """
-SELECT p.i, n.id, n.sim
+# The probes of a batch: index in the batch, vector and owner (memsvc.algorithms.dedup.same_owner:
+# same type, user and agent; an episodic memory also the same session and, when it has one, the
+# same time).
+_PROBES = """
   FROM unnest(CAST(:idx AS int[]), CAST(:vecs AS vector[]), CAST(:types AS text[]),
               CAST(:users AS text[]), CAST(:agents AS text[]), CAST(:sessions AS text[]),
               CAST(:times AS timestamptz[]))
        AS p(i, v, memory_type, user_id, agent_id, session_id, occurred_at)
+"""
+_SAME_LIVE_OWNER = """
+       {m}.cube_id = :cube AND {m}.status = ANY(CAST(:live AS text[]))
+   AND {m}.derived_key IS NULL AND {m}.secret_ciphertext IS NULL
+   AND {m}.memory_type = p.memory_type
+   AND {m}.user_id IS NOT DISTINCT FROM p.user_id
+   AND {m}.agent_id IS NOT DISTINCT FROM p.agent_id
+   AND (p.memory_type <> :episodic
+        OR ({m}.session_id IS NOT DISTINCT FROM p.session_id
+            AND (p.occurred_at IS NULL OR {m}.occurred_at = p.occurred_at)))
+"""
+
+# Each probe's nearest live memory of the same owner, by an exact scan of the cube: `+ 0.0`
+# keeps the planner off the HNSW index. Small cubes (cheap, never misses a neighbour), and the
+# probes the index path could not settle.
+_NEAREST_EXACT_SQL = f"""
+SELECT p.i, n.id, n.sim
+{_PROBES}
  CROSS JOIN LATERAL (
        SELECT m.id, 1 - (m.embedding <=> p.v) AS sim
          FROM memories m
-        WHERE m.cube_id = :cube AND m.status = ANY(CAST(:live AS text[]))
-          AND m.derived_key IS NULL AND m.secret_ciphertext IS NULL
-          AND m.embedding IS NOT NULL
-          AND m.memory_type = p.memory_type
-          AND m.user_id IS NOT DISTINCT FROM p.user_id
-          AND m.agent_id IS NOT DISTINCT FROM p.agent_id
-          AND (p.memory_type <> :episodic
-               OR (m.session_id IS NOT DISTINCT FROM p.session_id
-                   AND (p.occurred_at IS NULL OR m.occurred_at = p.occurred_at)))
-        ORDER BY {order}
+        WHERE m.embedding IS NOT NULL AND {_SAME_LIVE_OWNER.format(m="m")}
+        ORDER BY (m.embedding <=> p.v) + 0.0
         LIMIT 1) n
 """
 
+# Large cubes: the `:k` nearest embeddings of the whole table by the HNSW index, unfiltered (so
+# the planner cannot trade the index for a sort of one owner's rows: with the owner filters
+# inside, it sorted ~600 rows per probe out of a sequential scan, 70 ms a probe at 100k), then
+# the owner filters on those. `kth` is the k-th similarity: while it is below the threshold,
+# every memory close enough to be a duplicate was among the k (up to the index's recall).
+_NEAREST_INDEXED_SQL = f"""
+SELECT p.i, n.id, n.sim, n.kth, n.seen
+{_PROBES}
+ CROSS JOIN LATERAL (
+       SELECT (array_agg(c.id ORDER BY c.sim DESC) FILTER (WHERE c.mine))[1] AS id,
+              max(c.sim) FILTER (WHERE c.mine) AS sim,
+              min(c.sim) AS kth, count(*) AS seen
+         FROM (SELECT m.id, 1 - (m.embedding <=> p.v) AS sim,
+                      ({_SAME_LIVE_OWNER.format(m="m")}) AS mine
+                 FROM memories m
+                ORDER BY m.embedding <=> p.v
+                LIMIT :k) c) n
+"""
+# How many nearest embeddings the index path reads per probe, and its beam (pgvector 0.6 has no
+# iterative scan: a beam below k would return fewer rows).
+_INDEXED_K = 24
+_INDEXED_BEAM = 64
 
-async def _nearest(
+
+def _probe_params(
+    cube_id: uuid.UUID, probes: Sequence[DuplicateProbe], indexes: list[int]
+) -> dict[str, Any]:
+    chosen = [probes[i] for i in indexes]
+    return {
+        "idx": indexes,
+        "vecs": [vector_text(p.vector) for p in chosen],
+        "types": [p.memory_type for p in chosen],
+        "users": [p.user_id for p in chosen],
+        "agents": [p.agent_id for p in chosen],
+        "sessions": [p.session_id for p in chosen],
+        "times": [p.occurred_at for p in chosen],
+        "cube": cube_id,
+        "live": _LIVE,
+        "episodic": MemoryType.EPISODIC.value,
+    }
+
+
+async def _nearest_exact(
     conn: AsyncConnection,
     cube_id: uuid.UUID,
     probes: Sequence[DuplicateProbe],
     indexes: list[int],
-    exact_scan: bool,
 ) -> list[tuple[int, uuid.UUID, float]]:
-    order = "(m.embedding <=> p.v) + 0.0" if exact_scan else "m.embedding <=> p.v"
-    chosen = [probes[i] for i in indexes]
-    rows = await conn.execute(
-        text(_NEAREST_SQL.format(order=order)),
-        {
-            "idx": indexes,
-            "vecs": [vector_text(p.vector) for p in chosen],
-            "types": [p.memory_type for p in chosen],
-            "users": [p.user_id for p in chosen],
-            "agents": [p.agent_id for p in chosen],
-            "sessions": [p.session_id for p in chosen],
-            "times": [p.occurred_at for p in chosen],
-            "cube": cube_id,
-            "live": _LIVE,
-            "episodic": MemoryType.EPISODIC.value,
-        },
-    )
+    rows = await conn.execute(text(_NEAREST_EXACT_SQL), _probe_params(cube_id, probes, indexes))
     return [(int(i), mid, float(sim)) for i, mid, sim in rows.tuples()]
+
+
+async def _nearest_indexed(
+    conn: AsyncConnection,
+    cube_id: uuid.UUID,
+    probes: Sequence[DuplicateProbe],
+    indexes: list[int],
+    threshold: float,
+) -> tuple[list[tuple[int, uuid.UUID, float]], list[int]]:
+    """(nearest of each probe found through the index, probes it cannot answer): a probe whose
+    k nearest embeddings are all within the threshold and none its owner's (many near-identical
+    memories of other owners) goes to the exact scan."""
+    await conn.execute(text(f"SET LOCAL hnsw.ef_search = {_INDEXED_BEAM}"))
+    params = {**_probe_params(cube_id, probes, indexes), "k": _INDEXED_K}
+    rows = (await conn.execute(text(_NEAREST_INDEXED_SQL), params)).tuples().all()
+    await conn.execute(text("SET LOCAL hnsw.ef_search TO DEFAULT"))  # the rest of the add's
+    found: list[tuple[int, uuid.UUID, float]] = []
+    unsure: list[int] = []
+    for i, mid, sim, kth, seen in rows:
+        if mid is not None:
+            found.append((int(i), mid, float(sim)))
+        elif seen >= _INDEXED_K and kth is not None and kth >= threshold:
+            unsure.append(int(i))
+    return found, unsure
 
 
 def vector_text(vector: np.ndarray) -> str:
