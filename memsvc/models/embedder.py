@@ -22,8 +22,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from memsvc.config import DEFAULT_EMBEDDING_MODEL, Settings
+from memsvc.models import traced
 from memsvc.models.batching import MicroBatcher
 from memsvc.models.device import pick_device
+from memsvc.models.traced import TracedEncoder
 
 __all__ = ["Embedder", "TextEmbedder", "pick_device", "probe_dimension", "resolve_model_path"]
 
@@ -118,8 +120,11 @@ class Embedder:
         batch_size: int | None = None,
         dimension: int | None = None,
         batch_window_s: float = 0.003,
+        trace: bool = True,
     ):
         self.model_name = model
+        self._trace = trace
+        self._traced: TracedEncoder | None = None
         self._batch_size = batch_size
         self._requested_device = device
         self._dimension = dimension
@@ -142,6 +147,7 @@ class Embedder:
             batch_size=settings.embedding_batch_size,
             dimension=settings.embedding_dim,
             batch_window_s=settings.embedding_batch_window_ms / 1000,
+            trace=settings.embedding_trace,
         )
 
     @property
@@ -174,7 +180,9 @@ class Embedder:
 
                 device = pick_device(self._requested_device)
                 model = SentenceTransformer(resolve_model_path(self.model_name), device=device)
-                self.resident_bytes = _module_bytes(model)
+                if self._trace and device == "cpu":
+                    self._traced = traced.trace(model)
+                self.resident_bytes = _module_bytes(model)  # the frozen graph shares them
                 self.device = device
                 self._model = model
                 self.load_seconds = time.perf_counter() - started
@@ -185,6 +193,7 @@ class Embedder:
                         "device": self.device,
                         "bytes": self.resident_bytes,
                         "seconds": round(self.load_seconds, 2),
+                        "traced": self._traced is not None,
                     },
                 )
             return self._model
@@ -195,6 +204,8 @@ class Embedder:
         model = self._load()
         small = self.device == "cpu" and len(texts) <= SMALL_CPU_BATCH
         with _one_torch_thread() if small else contextlib.nullcontext():
+            if self._traced is not None:
+                return self._traced.encode(texts, self.batch_size)
             vectors = model.encode(
                 texts,
                 batch_size=self.batch_size,  # resolved once the device is known
@@ -221,6 +232,7 @@ class Embedder:
             "load_seconds": round(self.load_seconds, 3) if self.load_seconds is not None else None,
             "loaded": self.loaded,
             "pinned": True,
+            "traced": self._traced is not None,
             "batch_size": self.batch_size,
             **self.batcher.stats(),
         }
