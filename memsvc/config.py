@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="Texts per model call; unset: 64 on CPU, 512 on a GPU (measured best).",
     )
 
+    embedding_trace: bool = Field(
+        default=True,
+        description="Run the local embedding model on CPU as a traced TorchScript graph (checked "
+        "against the eager model at load; the eager one is kept if they differ): the forward pass "
+        "then runs without Python's GIL, so the event loop's work no longer stalls it.",
+    )
     embedding_batch_window_ms: float = Field(
         default=3.0,
         ge=0.0,
@@ -159,6 +165,13 @@ class Settings(BaseSettings):
         default=20_000,
         ge=0,
         description="Cubes up to this size are searched exactly; larger ones through HNSW.",
+    )
+    reinforce_after_response: bool = Field(
+        default=True,
+        description="Write a REST search's recall (strength + 1 of each hit) in its own "
+        "transaction right after the response is sent, not before it: the update rewrites "
+        "every index entry of each recalled row (~15 ms at 100k memories). A read racing it "
+        "may see the strength from before the recall.",
     )
     dedup_exact_max_rows: int = Field(
         default=5_000,

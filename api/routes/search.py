@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.routes.links import linked_out
@@ -20,6 +20,8 @@ from api.schemas import (
 from memsvc.domain.filters import MemoryFilter
 from memsvc.domain.types import SEARCHABLE_STATUSES
 from memsvc.services import search
+from memsvc.services.auth import Principal
+from memsvc.services.runtime import Runtime
 from memsvc.services.search import Hit, SearchRequest, SearchResult
 
 router = APIRouter(tags=["search"])
@@ -76,15 +78,33 @@ def _out(result: SearchResult, include_links: bool) -> SearchOut:
 
 @router.post("/v1/cubes/{cube_id}/search", response_model=SearchOut)
 async def search_cube(
-    cube_id: uuid.UUID, body: SearchIn, rt: RuntimeDep, principal: PrincipalDep
+    cube_id: uuid.UUID,
+    body: SearchIn,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    after_response: BackgroundTasks,
 ) -> SearchOut:
     """Search a cube: `hybrid` (default), `dense`, `lexical` or `graph`. Counts as a recall."""
-    result = await search.search(rt, principal, [cube_id], _request(body))
-    return _out(result, body.include_links)
+    return await _search(rt, principal, [cube_id], body, after_response)
 
 
 @router.post("/v1/search", response_model=SearchOut)
-async def search_cubes(body: MultiSearchIn, rt: RuntimeDep, principal: PrincipalDep) -> SearchOut:
+async def search_cubes(
+    body: MultiSearchIn, rt: RuntimeDep, principal: PrincipalDep, after_response: BackgroundTasks
+) -> SearchOut:
     """Search several of your cubes as one corpus."""
-    result = await search.search(rt, principal, body.cube_ids, _request(body))
+    return await _search(rt, principal, body.cube_ids, body, after_response)
+
+
+async def _search(
+    rt: Runtime,
+    principal: Principal,
+    cube_ids: list[uuid.UUID],
+    body: SearchIn,
+    after_response: BackgroundTasks,
+) -> SearchOut:
+    defer = rt.settings.reinforce_after_response
+    result = await search.search(rt, principal, cube_ids, _request(body), defer_reinforcement=defer)
+    if result.recalled:
+        after_response.add_task(search.reinforce_recalled, rt, result)
     return _out(result, body.include_links)

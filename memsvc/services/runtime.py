@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import threading
 import time
 import uuid
@@ -38,6 +39,14 @@ class StatsCache:
     # a few percent in five minutes, its IDF by less), and recounting it is the dear part.
     df_ttl_seconds: float = 300.0
     max_lexemes: int = 50_000  # per set of cubes; past it the oldest are dropped
+    # Snapshot of a large cube's common words (ts_stat, in the background): counting a word held
+    # by thousands of memories reads each of their rows (25-55 ms at 100k memories), counting a
+    # rare one reads a handful. Words in fewer memories than this are left to the exact count.
+    snapshot_min_df: int = 20
+    _snapshots: dict[tuple[uuid.UUID, ...], tuple[float, dict[str, int]]] = dataclasses.field(
+        default_factory=dict
+    )
+    _building: set[tuple[uuid.UUID, ...]] = dataclasses.field(default_factory=set)
     _entries: dict[tuple[uuid.UUID, ...], tuple[float, int, float]] = dataclasses.field(
         default_factory=dict
     )
@@ -61,15 +70,44 @@ class StatsCache:
         """(the known lexemes' document frequencies, the lexemes to count)."""
         known = self._dfs.get(key, {})
         now = time.monotonic()
+        # A snapshot serves while its refresh runs (up to twice its age limit); words it lacks
+        # are rare, or new since, and are counted.
+        built, common = self._snapshots.get(key, (-math.inf, {}))
+        if now - built > 2 * self.df_ttl_seconds:
+            common = {}
         found: dict[str, int] = {}
         missing: list[str] = []
         for lex in lexemes:
             entry = known.get(lex)
-            if entry is None or entry[0] < now:
-                missing.append(lex)
-            else:
+            if entry is not None and entry[0] >= now:
                 found[lex] = entry[1]
+            elif lex in common:
+                found[lex] = common[lex]
+            else:
+                missing.append(lex)
         return found, missing
+
+    def snapshot_due(self, key: tuple[uuid.UUID, ...], n_docs: int) -> bool:
+        """Whether to build the common-word snapshot of `key` now (then marked as building:
+        one build at a time per set of cubes; `put_snapshot` or `snapshot_failed` ends it)."""
+        if n_docs < self.min_docs or key in self._building:
+            return False
+        built, _ = self._snapshots.get(key, (-math.inf, {}))
+        if time.monotonic() - built < self.df_ttl_seconds:
+            return False
+        self._building.add(key)
+        return True
+
+    def put_snapshot(self, key: tuple[uuid.UUID, ...], dfs: dict[str, int]) -> None:
+        self._building.discard(key)
+        common = {lex: n for lex, n in dfs.items() if n >= self.snapshot_min_df}
+        self._snapshots.pop(key, None)  # re-inserted last: the dict's order is the age order
+        self._snapshots[key] = (time.monotonic(), common)
+        while len(self._snapshots) > 64:  # the most recently built are kept
+            del self._snapshots[next(iter(self._snapshots))]
+
+    def snapshot_failed(self, key: tuple[uuid.UUID, ...]) -> None:
+        self._building.discard(key)
 
     def put_document_frequencies(
         self, key: tuple[uuid.UUID, ...], n_docs: int, lexemes: list[str], dfs: dict[str, int]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, insert, literal, select, text
+from sqlalchemy import DateTime, and_, bindparam, delete, func, insert, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memsvc.domain.memory import Memory
 from memsvc.domain.types import SEARCHABLE_STATUSES
-from memsvc.store.memories import PUBLIC_COLUMNS, any_id
+from memsvc.store.memories import PUBLIC_COLUMNS
 from memsvc.store.tables import ingest_batches, memories, memory_sources
 
 m = memories.c
@@ -149,7 +152,7 @@ class CandidateState:
     stale: bool  # no longer valid at the search's time (see candidate_states)
 
 
-def _facts_all_ended(turn_id: Any, at: datetime) -> Any:
+def _facts_all_ended(turn_id: Any, at: Any) -> Any:
     """True when every semantic fact extracted from the turn `turn_id` has ended by `at`;
     NULL when none was extracted (bool_and of nothing)."""
     src = memory_sources.alias("turn_src")
@@ -166,23 +169,16 @@ def _facts_all_ended(turn_id: Any, at: datetime) -> Any:
     )
 
 
-async def candidate_states(
-    conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime, staleness: bool = True
-) -> dict[uuid.UUID, CandidateState]:
-    """Recall state, occurrence time and validity of search candidates, in one round trip
-    (search's last stage before the cut: every query counts on its latency).
-
-    Stale at `at` are: facts whose validity ended; conversation turns every fact extracted
-    from which has ended (what they said is out of date, though they stay true as events);
-    and episodic memories extracted from such a turn (an event that names the old value:
-    "adopted a parrot and named it Smokey"; not its how-tos, links or secrets, which do not
-    depend on the fact). `staleness=False` skips those lookups (nothing is stale)."""
-    if not ids:
-        return {}
+@functools.cache
+def _candidate_states_query(staleness: bool) -> Any:
+    """Built once: composing it (two aliases of a wide table, two subqueries) cost each search
+    ~8 ms of Python at 200 candidates, four times the database's work. `:ids`, `:at` bound."""
     extracted = memory_sources.alias("extracted")
+    at = bindparam("at", type_=DateTime(timezone=True))
     turn_ended = _facts_all_ended(m.id, at) if staleness else literal(None)
     origin_ended = _facts_all_ended(extracted.c.source_id, at) if staleness else literal(None)
-    rows = await conn.execute(
+    ids = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
+    return (
         select(
             m.id,
             m.strength,
@@ -199,8 +195,24 @@ async def candidate_states(
                 and_(extracted.c.memory_id == m.id, extracted.c.relation == "extracted"),
             )
         )
-        .where(m.id == any_id(list(ids)))
+        .where(m.id == func.any(ids))
     )
+
+
+async def candidate_states(
+    conn: AsyncConnection, *, ids: Sequence[uuid.UUID], at: datetime, staleness: bool = True
+) -> dict[uuid.UUID, CandidateState]:
+    """Recall state, occurrence time and validity of search candidates, in one round trip
+    (search's last stage before the cut: every query counts on its latency).
+
+    Stale at `at` are: facts whose validity ended; conversation turns every fact extracted
+    from which has ended (what they said is out of date, though they stay true as events);
+    and episodic memories extracted from such a turn (an event that names the old value:
+    "adopted a parrot and named it Smokey"; not its how-tos, links or secrets, which do not
+    depend on the fact). `staleness=False` skips those lookups (nothing is stale)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(_candidate_states_query(staleness), {"ids": list(ids), "at": at})
     states: dict[uuid.UUID, CandidateState] = {}
     # A memory extracted from several turns has a row per turn: stale if any makes it so.
     for mid, strength, since, occurred, valid_to, kind, turn_stale, origin_stale in rows:

@@ -49,6 +49,35 @@ def test_cached_document_frequencies_expire_and_are_bounded():
     assert bounded.document_frequencies(key, ["a", "b", "c"]) == ({"b": 2, "c": 3}, ["a"])
 
 
+def test_common_word_snapshot_serves_its_words_and_leaves_the_rest_to_count():
+    key, small = (uuid.uuid4(),), (uuid.uuid4(),)
+    cache = StatsCache(df_ttl_seconds=60.0, min_docs=100, snapshot_min_df=20)
+    assert not cache.snapshot_due(small, 99)  # small cubes are always counted
+    assert cache.snapshot_due(key, 1000)
+    assert not cache.snapshot_due(key, 1000)  # one build at a time
+    cache.put_snapshot(key, {"home": 4000, "take": 900, "zebra": 3})
+    assert not cache.snapshot_due(key, 1000)  # fresh
+    known, missing = cache.document_frequencies(key, ["home", "zebra", "luca"])
+    assert known == {"home": 4000}
+    assert missing == ["zebra", "luca"]  # rare (under snapshot_min_df) or new: counted
+    # a word counted since the snapshot is served from its own, newer count
+    cache.put_document_frequencies(key, 1000, ["home"], {"home": 4010})
+    assert cache.document_frequencies(key, ["home", "take"]) == ({"home": 4010, "take": 900}, [])
+
+
+def test_common_word_snapshot_refreshes_and_expires():
+    key = (uuid.uuid4(),)
+    stale = StatsCache(df_ttl_seconds=-1.0, min_docs=1)
+    assert stale.snapshot_due(key, 10)
+    stale.put_snapshot(key, {"home": 40})
+    assert stale.snapshot_due(key, 10)  # past its age: rebuilt
+    assert stale.document_frequencies(key, ["home"]) == ({}, ["home"])  # too old to serve
+    failed = StatsCache(min_docs=1)
+    assert failed.snapshot_due(key, 10)
+    failed.snapshot_failed(key)
+    assert failed.snapshot_due(key, 10)  # tried again by a later search
+
+
 def _probe(text: str, vector: list[float]) -> dedup.DuplicateProbe:
     v = np.asarray(vector, dtype=np.float32)
     return dedup.DuplicateProbe(
