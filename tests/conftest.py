@@ -8,6 +8,7 @@ started in a temporary directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -97,10 +98,21 @@ def embedder() -> Embedder:
     return Embedder()
 
 
+@contextlib.asynccontextmanager
+async def started_app(
+    settings: Settings, db_url: str, embedder: Embedder | None = None, **overrides: Any
+) -> AsyncIterator[Any]:
+    """The app on `db_url` with `overrides` of the settings, its lifespan running."""
+    application = create_app(
+        settings.model_copy(update=overrides), database_url=db_url, embedder=embedder
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
 @pytest.fixture
 async def app(db_url: str, test_settings: Settings, embedder: Embedder) -> AsyncIterator[Any]:
-    application = create_app(test_settings, database_url=db_url, embedder=embedder)
-    async with application.router.lifespan_context(application):
+    async with started_app(test_settings, db_url, embedder) as application:
         yield application
 
 

@@ -11,9 +11,9 @@ import httpx
 import psycopg
 import pytest
 
-from api.main import create_app
 from memsvc.config import Settings
 from memsvc.store.db import libpq_url
+from tests.conftest import started_app
 
 
 @pytest.fixture
@@ -327,10 +327,8 @@ async def test_forged_cursors_are_400(client, cube, seen):
 
 @pytest.fixture
 async def small_app(db_url: str, test_settings: Settings, embedder: Any) -> AsyncIterator[Any]:
-    settings = test_settings.model_copy(update={"max_request_bytes": 4096})
-    application = create_app(settings, database_url=db_url, embedder=embedder)
-    async with application.router.lifespan_context(application):
-        yield application
+    async with started_app(test_settings, db_url, embedder, max_request_bytes=4096) as started:
+        yield started
 
 
 async def test_body_over_max_request_bytes_is_413(small_app, admin, db_url):

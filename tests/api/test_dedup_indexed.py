@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.main import create_app
 from memsvc.algorithms.dedup import DuplicateProbe
 from memsvc.config import Settings
 from memsvc.domain.memory import content_hash
 from memsvc.models.embedder import Embedder
 from memsvc.store import lifecycle as lifecycle_store
+from tests.conftest import started_app
 
 PETS = [
     "Alice adopted a beagle named Rex from the shelter.",
@@ -34,10 +34,8 @@ PETS = [
 
 @pytest.fixture
 async def app(db_url: str, test_settings: Settings, embedder: Embedder) -> AsyncIterator[Any]:
-    settings = test_settings.model_copy(update={"dedup_exact_max_rows": 0})
-    application = create_app(settings, database_url=db_url, embedder=embedder)
-    async with application.router.lifespan_context(application):
-        yield application
+    async with started_app(test_settings, db_url, embedder, dedup_exact_max_rows=0) as started:
+        yield started
 
 
 async def _add(client: httpx.AsyncClient, cube_id: str, items: list[dict[str, Any]]) -> Any:
